@@ -1,0 +1,1 @@
+"""buildstate: resumable CI/CD builds."""
