@@ -1,0 +1,162 @@
+"""Artifacts: what a build produced at each state (snapshots, images, files)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from app.services.actor import Actor
+from app.services.builds import get_build
+from app.services.commands import RegisterArtifact, UpdateArtifact
+from app.services.common import parse_uuid, record_event, utcnow
+from app.services.concurrency import check_version
+from app.services.errors import Conflict, NotFound
+from db.models import Artifact, Build
+
+
+@dataclass(frozen=True)
+class ArtifactFilter:
+    state_code: int | None = None
+    artifact_type: str | None = None
+    is_resumable: bool | None = None
+    is_final: bool | None = None
+    include_deleted: bool = False
+
+    def matches(self, a: Artifact) -> bool:
+        return (
+            (self.include_deleted or a.deleted_at is None)
+            and (self.state_code is None or a.state_code == self.state_code)
+            and (self.artifact_type is None or a.artifact_type == self.artifact_type)
+            and (self.is_resumable is None or a.is_resumable == self.is_resumable)
+            and (self.is_final is None or a.is_final == self.is_final)
+        )
+
+
+async def _live_duplicate(build_id: uuid.UUID, name: str) -> Artifact | None:
+    return await Artifact.get_or_none(build_id=build_id, artifact_name=name, deleted_at=None)
+
+
+def _duplicate(name: str, existing: Artifact | None) -> Conflict:
+    ident = str(existing.id) if existing else None
+    return Conflict(
+        f"artifact '{name}' already exists in this build" + (f" (id {ident})" if ident else ""),
+        existing_id=ident, field="artifact_name",
+    )
+
+
+async def register_artifact(*, actor: Actor, build_id: str, command: RegisterArtifact) -> Artifact:
+    """Record an artifact; its name is unique among the build's live artifacts."""
+    actor.require("write")
+    build = await get_build(actor=actor, build_id=build_id)
+    try:
+        async with in_transaction():
+            artifact = await Artifact.create(build_id=build.id, **command.model_dump())
+            await record_event(
+                actor, "artifact.registered", target_type="artifact", target_id=artifact.id,
+                project_id=build.project_id, build_id=build.id,
+                data={"after": {"artifact_name": artifact.artifact_name,
+                                "artifact_type": artifact.artifact_type,
+                                "state_code": artifact.state_code,
+                                "artifact_path": artifact.artifact_path}},
+            )
+    except IntegrityError:
+        raise _duplicate(command.artifact_name, await _live_duplicate(build.id, command.artifact_name)) from None
+    return artifact
+
+
+async def get_artifact(*, actor: Actor, build_id: str, artifact_id: str) -> Artifact:
+    actor.require("read")
+    build = await get_build(actor=actor, build_id=build_id)
+    artifact = await Artifact.get_or_none(
+        id=parse_uuid(artifact_id, "artifact"), build_id=build.id, deleted_at=None
+    )
+    if artifact is None:
+        raise NotFound(f"artifact '{artifact_id}' not found in build '{build_id}'")
+    return artifact
+
+
+async def list_artifacts(*, actor: Actor, build_id: str, filter: ArtifactFilter) -> list[Artifact]:
+    actor.require("read")
+    build = await get_build(actor=actor, build_id=build_id)
+    return (await artifacts_by_build_ids([build.id], filter))[build.id]
+
+
+async def artifacts_by_build_ids(
+    ids: list[uuid.UUID], filter: ArtifactFilter = ArtifactFilter()
+) -> dict[uuid.UUID, list[Artifact]]:
+    """Batch read: one statement for any number of builds."""
+    query = Artifact.filter(build_id__in=ids)
+    if not filter.include_deleted:
+        query = query.filter(deleted_at__isnull=True)
+    if filter.state_code is not None:
+        query = query.filter(state_code=filter.state_code)
+    if filter.artifact_type is not None:
+        query = query.filter(artifact_type=filter.artifact_type)
+    if filter.is_resumable is not None:
+        query = query.filter(is_resumable=filter.is_resumable)
+    if filter.is_final is not None:
+        query = query.filter(is_final=filter.is_final)
+    out: dict[uuid.UUID, list[Artifact]] = {i: [] for i in ids}
+    for artifact in await query.order_by("state_code", "created_at"):
+        out.setdefault(artifact.build_id, []).append(artifact)
+    return out
+
+
+async def _lock_artifact(build: Build, artifact_id: str) -> Artifact:
+    artifact = await Artifact.select_for_update().get_or_none(
+        id=parse_uuid(artifact_id, "artifact"), build_id=build.id, deleted_at=None
+    )
+    if artifact is None:
+        raise NotFound(f"artifact '{artifact_id}' not found in build '{build.id}'")
+    return artifact
+
+
+async def update_artifact(
+    *, actor: Actor, build_id: str, artifact_id: str, command: UpdateArtifact,
+    expected_version: int | None = None,
+) -> Artifact:
+    """Change the fields the call gives (metadata is replaced as a whole)."""
+    actor.require("write")
+    build = await get_build(actor=actor, build_id=build_id)
+    changes = command.model_dump(exclude_unset=True)
+    try:
+        async with in_transaction():
+            artifact = await _lock_artifact(build, artifact_id)
+            check_version(artifact, expected_version)
+            before = {k: _jsonable(getattr(artifact, k)) for k in changes}
+            artifact.update_from_dict(changes)
+            artifact.version += 1
+            await artifact.save()
+            await record_event(
+                actor, "artifact.updated", target_type="artifact", target_id=artifact.id,
+                project_id=build.project_id, build_id=build.id,
+                data={"before": before, "after": command.model_dump(mode="json", exclude_unset=True)},
+            )
+    except IntegrityError:
+        name = changes.get("artifact_name", "")
+        raise _duplicate(name, await _live_duplicate(build.id, name)) from None
+    return artifact
+
+
+async def delete_artifact(*, actor: Actor, build_id: str, artifact_id: str) -> Artifact:
+    """Soft delete: the row stays for the audit trail, it no longer counts anywhere."""
+    actor.require("admin")
+    build = await get_build(actor=actor, build_id=build_id)
+    async with in_transaction():
+        artifact = await _lock_artifact(build, artifact_id)
+        artifact.deleted_at = utcnow()
+        artifact.version += 1
+        await artifact.save()
+        await record_event(
+            actor, "artifact.deleted", target_type="artifact", target_id=artifact.id,
+            project_id=build.project_id, build_id=build.id,
+            data={"before": {"artifact_name": artifact.artifact_name}},
+        )
+    return artifact
+
+
+def _jsonable(value: object) -> object:
+    return value.isoformat() if hasattr(value, "isoformat") else value

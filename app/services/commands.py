@@ -1,0 +1,292 @@
+"""Validated inputs of the domain services. REST uses them as request bodies; GraphQL builds them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,99}$"
+StateCodeInt = Field(ge=0, le=1_000_000)
+
+
+class Command(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class BuildStatus(str, Enum):
+    pending = "pending"
+    running = "running"
+    failed = "failed"
+    completed = "completed"
+    cancelled = "cancelled"
+
+
+class StateStatus(str, Enum):
+    in_progress = "in_progress"
+    completed = "completed"
+    failed = "failed"
+
+
+class ResumeStatus(str, Enum):
+    pending = "pending"
+    triggered = "triggered"
+    running = "running"
+    completed = "completed"
+    failed = "failed"
+    cancelled = "cancelled"
+
+
+class ResumeStrategy(str, Enum):
+    from_artifact = "from_artifact"
+    rerun_state = "rerun_state"
+    skip_to_next = "skip_to_next"
+
+
+class RequestSource(str, Enum):
+    api = "api"
+    cli = "cli"
+    webhook = "webhook"
+    auto = "auto"
+
+
+class VariableType(str, Enum):
+    string = "string"
+    json = "json"
+    encrypted = "encrypted"
+
+
+class JobStatus(str, Enum):
+    pending = "pending"
+    running = "running"
+    success = "success"
+    failed = "failed"
+    aborted = "aborted"
+
+
+class TriggerSource(str, Enum):
+    manual = "manual"
+    webhook = "webhook"
+    schedule = "schedule"
+    resume = "resume"
+
+
+JsonObject = dict[str, Any]
+
+
+class CreateProject(Command):
+    id: str = Field(pattern=SLUG_PATTERN, description="Slug: lower-case letters, digits, . _ -")
+    name: str = Field(min_length=1, max_length=200)
+    description: str | None = None
+    auto_resume: bool = False
+    max_auto_resumes: int = Field(default=3, ge=0, le=100)
+    default_platform: str | None = Field(default=None, max_length=50)
+
+
+class UpdateProject(Command):
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    description: str | None = None
+    auto_resume: bool | None = None
+    max_auto_resumes: int | None = Field(default=None, ge=0, le=100)
+    default_platform: str | None = Field(default=None, max_length=50)
+
+
+class DefineStateCode(Command):
+    code: int = StateCodeInt
+    name: str = Field(min_length=1, max_length=200)
+    description: str | None = None
+    is_initial: bool = False
+    is_final: bool = False
+    is_error: bool = False
+
+
+class CreateBuild(Command):
+    project_id: str = Field(min_length=1, max_length=100)
+    build_number: int = Field(ge=0, le=2_147_483_647)
+    platform: str | None = Field(default=None, max_length=100)
+    os_version: str | None = Field(default=None, max_length=100)
+    image_type: str | None = Field(default=None, max_length=100)
+    metadata: JsonObject = Field(default_factory=dict)
+
+
+class TransitionBuild(Command):
+    state_code: int = StateCodeInt
+    status: StateStatus
+    message: str | None = None
+    metadata: JsonObject = Field(default_factory=dict)
+
+
+class RecordFailure(Command):
+    state_code: int | None = Field(default=None, ge=0, le=1_000_000)
+    error_message: str = Field(min_length=1)
+    error_code: str | None = Field(default=None, max_length=100)
+    retryable: bool = False
+    metadata: JsonObject = Field(default_factory=dict)
+
+
+class RegisterArtifact(Command):
+    state_code: int = StateCodeInt
+    artifact_name: str = Field(min_length=1, max_length=255)
+    artifact_type: str = Field(min_length=1, max_length=100)
+    artifact_path: str = Field(min_length=1, max_length=4096)
+    storage_backend: str | None = Field(default=None, max_length=100)
+    storage_region: str | None = Field(default=None, max_length=100)
+    storage_bucket: str | None = Field(default=None, max_length=255)
+    storage_key: str | None = Field(default=None, max_length=4096)
+    size_bytes: int | None = Field(default=None, ge=0, le=2**63 - 1)
+    checksum: str | None = Field(default=None, max_length=255)
+    checksum_algorithm: str = Field(default="sha256", max_length=50)
+    is_resumable: bool = True
+    is_final: bool = False
+    expires_at: datetime | None = None
+    metadata: JsonObject = Field(default_factory=dict)
+
+    @field_validator("expires_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        return _require_tz(value)
+
+
+class UpdateArtifact(Command):
+    state_code: int | None = Field(default=None, ge=0, le=1_000_000)
+    artifact_name: str | None = Field(default=None, min_length=1, max_length=255)
+    artifact_type: str | None = Field(default=None, min_length=1, max_length=100)
+    artifact_path: str | None = Field(default=None, min_length=1, max_length=4096)
+    storage_backend: str | None = Field(default=None, max_length=100)
+    storage_region: str | None = Field(default=None, max_length=100)
+    storage_bucket: str | None = Field(default=None, max_length=255)
+    storage_key: str | None = Field(default=None, max_length=4096)
+    size_bytes: int | None = Field(default=None, ge=0, le=2**63 - 1)
+    checksum: str | None = Field(default=None, max_length=255)
+    checksum_algorithm: str | None = Field(default=None, max_length=50)
+    is_resumable: bool | None = None
+    is_final: bool | None = None
+    expires_at: datetime | None = None
+    metadata: JsonObject | None = None
+
+    @field_validator("expires_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        return _require_tz(value)
+
+
+class SetVariable(Command):
+    variable_key: str = Field(min_length=1, max_length=255, pattern=r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+    variable_value: str = Field(max_length=65536)
+    variable_type: VariableType | None = None
+    set_at_state: int | None = Field(default=None, ge=0, le=1_000_000)
+    is_sensitive: bool | None = None
+    is_required_for_resume: bool | None = None
+
+    @field_validator("variable_value", mode="before")
+    @classmethod
+    def _stringify(cls, value: Any) -> Any:
+        # Legacy scripts send numbers and booleans; the value is stored as text.
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, (int, float)):
+            return str(value)
+        return value
+
+
+class UpdateVariable(Command):
+    variable_value: str | None = Field(default=None, max_length=65536)
+    variable_type: VariableType | None = None
+    set_at_state: int | None = Field(default=None, ge=0, le=1_000_000)
+    is_sensitive: bool | None = None
+    is_required_for_resume: bool | None = None
+
+    _stringify = field_validator("variable_value", mode="before")(SetVariable._stringify.__func__)
+
+
+class DefineResumableState(Command):
+    state_code: int = StateCodeInt
+    is_resumable: bool = True
+    resume_strategy: ResumeStrategy = ResumeStrategy.from_artifact
+    required_artifacts: list[str] = Field(default_factory=list, max_length=100)
+    required_variables: list[str] = Field(default_factory=list, max_length=100)
+    resume_command: str | None = None
+    resume_timeout_seconds: int = Field(default=3600, ge=1, le=7 * 24 * 3600)
+    description: str | None = None
+    notes: str | None = None
+
+
+class UpdateResumableState(Command):
+    """PUT body: fields given replace the stored ones."""
+
+    is_resumable: bool | None = None
+    resume_strategy: ResumeStrategy | None = None
+    required_artifacts: list[str] | None = Field(default=None, max_length=100)
+    required_variables: list[str] | None = Field(default=None, max_length=100)
+    resume_command: str | None = None
+    resume_timeout_seconds: int | None = Field(default=None, ge=1, le=7 * 24 * 3600)
+    description: str | None = None
+    notes: str | None = None
+
+
+class OrchestrationConfig(Command):
+    model_config = ConfigDict(extra="allow", str_strip_whitespace=True)
+    platform: str | None = Field(default=None, max_length=50)
+    pipeline: str | None = Field(default=None, max_length=255)
+    job: str | None = Field(default=None, max_length=255)
+
+
+class RequestResume(Command):
+    resume_from_state: int | None = Field(default=None, ge=0, le=1_000_000)
+    resume_to_state: int | None = Field(default=None, ge=0, le=1_000_000)
+    resume_reason: str = Field(min_length=1, max_length=4000)
+    requested_by: str | None = Field(default=None, max_length=255)
+    request_source: RequestSource = RequestSource.api
+    orchestration_config: OrchestrationConfig | None = None
+    variable_overrides: dict[str, str] = Field(default_factory=dict)
+    metadata: JsonObject = Field(default_factory=dict)
+
+
+class UpdateResumeRequest(Command):
+    status: ResumeStatus | None = None
+    orchestration_job_id: str | None = Field(default=None, max_length=255)
+    orchestration_job_url: str | None = Field(default=None, max_length=4096)
+    orchestration_status: str | None = Field(default=None, max_length=50)
+    error_message: str | None = None
+    metadata: JsonObject | None = None
+
+
+class LinkJob(Command):
+    platform: str = Field(min_length=1, max_length=50)
+    pipeline_name: str | None = Field(default=None, max_length=255)
+    job_name: str | None = Field(default=None, max_length=255)
+    job_url: str | None = Field(default=None, max_length=4096)
+    job_id: str | None = Field(default=None, max_length=255)
+    build_number: str | None = Field(default=None, max_length=100)
+    triggered_by: str | None = Field(default=None, max_length=255)
+    trigger_source: TriggerSource = TriggerSource.manual
+    status: JobStatus = JobStatus.pending
+    started_at: datetime | None = None
+    is_resume_job: bool = False
+    resumed_from_state: int | None = Field(default=None, ge=0, le=1_000_000)
+    parent_job_id: str | None = None
+    resume_request_id: str | None = None
+
+    @field_validator("build_number", mode="before")
+    @classmethod
+    def _number_as_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+class UpdateJob(Command):
+    status: JobStatus | None = None
+    job_url: str | None = Field(default=None, max_length=4096)
+    job_id: str | None = Field(default=None, max_length=255)
+    build_number: str | None = Field(default=None, max_length=100)
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+
+    _number_as_text = field_validator("build_number", mode="before")(LinkJob._number_as_text.__func__)
+
+
+def _require_tz(value: datetime | None) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise ValueError("must include a timezone (e.g. 2026-12-01T00:00:00Z)")
+    return value
