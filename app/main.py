@@ -29,16 +29,19 @@ def _auth_error(conn: HTTPConnection, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
+def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> Starlette:
+    """Build the application; `manage_db=False` leaves the ORM to the caller (tests)."""
     settings = settings or get_settings()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        await init_db(settings)
+        if manage_db:
+            await init_db(settings)
         try:
             yield
         finally:
-            await close_db()
+            if manage_db:
+                await close_db()
 
     graphql = create_graphql_app(settings)
     rest = create_rest_app(settings)

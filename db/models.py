@@ -15,7 +15,7 @@ class TimestampedModel(Model):
 
 
 class Project(TimestampedModel):
-    id = fields.CharField(pk=True, max_length=100)
+    id = fields.CharField(primary_key=True, max_length=100)
     name = fields.CharField(max_length=200)
     description = fields.TextField(null=True)
     auto_resume = fields.BooleanField(default=False)
@@ -27,7 +27,7 @@ class Project(TimestampedModel):
 
 
 class StateCode(TimestampedModel):
-    id = fields.UUIDField(pk=True)
+    id = fields.UUIDField(primary_key=True)
     project: fields.ForeignKeyRelation[Project] = fields.ForeignKeyField(
         "models.Project", related_name="state_codes", on_delete=fields.CASCADE
     )
@@ -44,7 +44,7 @@ class StateCode(TimestampedModel):
 
 
 class Build(TimestampedModel):
-    id = fields.UUIDField(pk=True)
+    id = fields.UUIDField(primary_key=True)
     project: fields.ForeignKeyRelation[Project] = fields.ForeignKeyField(
         "models.Project", related_name="builds", on_delete=fields.RESTRICT
     )
@@ -71,7 +71,7 @@ class Build(TimestampedModel):
 class BuildState(Model):
     """Append-only state history."""
 
-    id = fields.UUIDField(pk=True)
+    id = fields.UUIDField(primary_key=True)
     build: fields.ForeignKeyRelation[Build] = fields.ForeignKeyField(
         "models.Build", related_name="states", on_delete=fields.CASCADE
     )
@@ -91,7 +91,7 @@ class BuildState(Model):
 
 
 class Artifact(TimestampedModel):
-    id = fields.UUIDField(pk=True)
+    id = fields.UUIDField(primary_key=True)
     build: fields.ForeignKeyRelation[Build] = fields.ForeignKeyField(
         "models.Build", related_name="artifacts", on_delete=fields.CASCADE
     )
@@ -121,7 +121,7 @@ class Artifact(TimestampedModel):
 
 
 class Variable(TimestampedModel):
-    id = fields.UUIDField(pk=True)
+    id = fields.UUIDField(primary_key=True)
     build: fields.ForeignKeyRelation[Build] = fields.ForeignKeyField(
         "models.Build", related_name="variables", on_delete=fields.CASCADE
     )
@@ -139,7 +139,7 @@ class Variable(TimestampedModel):
 
 
 class ResumableState(TimestampedModel):
-    id = fields.UUIDField(pk=True)
+    id = fields.UUIDField(primary_key=True)
     project: fields.ForeignKeyRelation[Project] = fields.ForeignKeyField(
         "models.Project", related_name="resumable_states", on_delete=fields.CASCADE
     )
@@ -159,7 +159,7 @@ class ResumableState(TimestampedModel):
 
 
 class ResumeRequest(TimestampedModel):
-    id = fields.UUIDField(pk=True)
+    id = fields.UUIDField(primary_key=True)
     build: fields.ForeignKeyRelation[Build] = fields.ForeignKeyField(
         "models.Build", related_name="resume_requests", on_delete=fields.CASCADE
     )
@@ -189,7 +189,7 @@ class ResumeRequest(TimestampedModel):
 
 
 class BuildJob(TimestampedModel):
-    id = fields.UUIDField(pk=True)
+    id = fields.UUIDField(primary_key=True)
     build: fields.ForeignKeyRelation[Build] = fields.ForeignKeyField(
         "models.Build", related_name="jobs", on_delete=fields.CASCADE
     )
@@ -220,7 +220,7 @@ class BuildJob(TimestampedModel):
 
 
 class ApiKey(TimestampedModel):
-    id = fields.UUIDField(pk=True)
+    id = fields.UUIDField(primary_key=True)
     name = fields.CharField(max_length=100, unique=True)
     key_hash = fields.CharField(max_length=64, unique=True)
     prefix = fields.CharField(max_length=12)
@@ -235,7 +235,7 @@ class ApiKey(TimestampedModel):
 class Event(Model):
     """Audit trail: one row per change, written in the transaction of the change."""
 
-    id = fields.BigIntField(pk=True)
+    id = fields.BigIntField(primary_key=True)
     created_at = fields.DatetimeField(auto_now_add=True, db_index=True)
     actor = fields.CharField(max_length=255)
     action = fields.CharField(max_length=100)

@@ -1,0 +1,1 @@
+"""The Strawberry GraphQL schema of buildstate: types, queries, mutations, loaders, permissions."""

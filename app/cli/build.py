@@ -10,10 +10,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from app.cli.common import command, drop_none, session
+from app.cli.common import command, drop_none, q, session
 from app.cli.params import parse_json_object
 
-app = typer.Typer(help="Builds: create, inspect, move through states, record failures, resume.", no_args_is_help=True)
+app = typer.Typer(help="Create builds, record states and failures, resume.\n\nBuilds: create, inspect, move through states, record failures, resume.", no_args_is_help=True)
 
 COLUMNS = [
     "id", "project_id", "build_number", "status", "current_state",
@@ -21,7 +21,7 @@ COLUMNS = [
 ]
 STATE_COLUMNS = ["created_at", "state_code", "status", "message", "error_message", "error_code", "retryable"]
 
-BuildId = Annotated[str, typer.Argument(help="Build id (UUID).", show_default=False)]
+BuildId = Annotated[str, typer.Argument(help="Build id (UUID).", show_default=False, metavar="BUILD")]
 Metadata = Annotated[Optional[str], typer.Option("--metadata", help="JSON object, or @FILE to read one.", metavar="JSON")]
 
 
@@ -61,7 +61,7 @@ def create(
 def get(build_id: BuildId) -> None:
     """Show one build."""
     s = session()
-    s.emit(s.client.get(f"/builds/{build_id}"))
+    s.emit(s.client.get(f"/builds/{q(build_id)}"))
 
 
 @command(app, "list")
@@ -88,14 +88,14 @@ def update_state(
     """Record a state transition (in_progress, completed or failed)."""
     s = session()
     body = drop_none(state_code=state, status=status.value, message=message, metadata=parse_json_object(metadata))
-    s.emit(s.client.post(f"/builds/{build_id}/state", body))
+    s.emit(s.client.post(f"/builds/{q(build_id)}/state", body))
 
 
 @command(app, "states")
 def states(build_id: BuildId) -> None:
     """Show a build's state history, oldest first."""
     s = session()
-    s.emit(s.client.get(f"/builds/{build_id}/states"), STATE_COLUMNS)
+    s.emit(s.client.get(f"/builds/{q(build_id)}/states"), STATE_COLUMNS)
 
 
 @command(app, "record-failure")
@@ -116,4 +116,4 @@ def record_failure(
         state_code=state, error_message=error, error_code=error_code,
         retryable=retryable, metadata=parse_json_object(metadata),
     )
-    s.emit(s.client.post(f"/builds/{build_id}/failure", body))
+    s.emit(s.client.post(f"/builds/{q(build_id)}/failure", body))

@@ -5,12 +5,13 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from enum import Enum
 from functools import cached_property
 from typing import Annotated, Any, Optional
+from urllib.parse import quote
 
-import click
 import typer
 
 from app.cli import config, output
@@ -85,16 +86,28 @@ def command(app: typer.Typer, name: str, *, env_output: bool = False, **kwargs: 
         signature = inspect.signature(fn, eval_str=True)
 
         @functools.wraps(fn)
-        def wrapper(*args: Any, bldst_output: Any = None, bldst_api_url: str | None = None, bldst_api_key: str | None = None, **kw: Any) -> None:
-            ctx = click.get_current_context()
-            ctx.meta["bldst.local"] = Globals(
-                api_url=bldst_api_url,
-                api_key=bldst_api_key,
-                output=bldst_output.value if isinstance(bldst_output, Enum) else bldst_output,
+        def wrapper(
+            *args: Any,
+            bldst_ctx: typer.Context,
+            bldst_output: Any = None,
+            bldst_api_url: str | None = None,
+            bldst_api_key: str | None = None,
+            **kw: Any,
+        ) -> None:
+            root = bldst_ctx.find_root().obj
+            root = root if isinstance(root, Globals) else Globals()
+            local_output = bldst_output.value if isinstance(bldst_output, Enum) else bldst_output
+            _invocation.set(
+                Globals(
+                    api_url=bldst_api_url or root.api_url,
+                    api_key=bldst_api_key or root.api_key,
+                    output=local_output or root.output,
+                )
             )
             fn(*args, **kw)
 
-        params = [*signature.parameters.values(), *_options(ContextOutput if env_output else Output)]
+        context_param = inspect.Parameter("bldst_ctx", inspect.Parameter.KEYWORD_ONLY, annotation=typer.Context)
+        params = [*signature.parameters.values(), context_param, *_options(ContextOutput if env_output else Output)]
         wrapper.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
         app.command(name, **kwargs)(wrapper)
         return fn
@@ -102,19 +115,22 @@ def command(app: typer.Typer, name: str, *, env_output: bool = False, **kwargs: 
     return decorate
 
 
+# Connection and output flags of the running command (its own, else the root's).
+_invocation: ContextVar[Globals] = ContextVar("bldst_invocation", default=Globals())
+
+
 class Session:
     """Settings resolved for this invocation, the HTTP client, and the output format."""
 
-    def __init__(self, local: Globals, root: Globals) -> None:
-        self.settings = config.resolve(
-            api_url=local.api_url or root.api_url,
-            api_key=local.api_key or root.api_key,
-            output=local.output or root.output,
-        )
-        self.format = output.default_format(self.settings.output)
-        if self.format == "env":
-            # env is only offered by commands that accept it; from a global flag it may not fit.
+    def __init__(self, flags: Globals, *, allow_env: bool = False) -> None:
+        wants_env = flags.output == "env"
+        if wants_env and not allow_env:
+            # Only resume-context offers env; the root's --output env may reach other commands.
             raise UsageError("--output env is only available for `bldst build resume-context`")
+        self.settings = config.resolve(
+            api_url=flags.api_url, api_key=flags.api_key, output=None if wants_env else flags.output
+        )
+        self.format = "env" if wants_env else output.default_format(self.settings.output)
 
     @cached_property
     def client(self) -> Client:
@@ -125,16 +141,14 @@ class Session:
 
 
 def session(*, allow_env: bool = False) -> Session:
-    ctx = click.get_current_context()
-    root = ctx.find_root().obj if isinstance(ctx.find_root().obj, Globals) else Globals()
-    local = ctx.meta.get("bldst.local", Globals())
-    if allow_env and (local.output or root.output) == "env":
-        sess = Session(Globals(local.api_url, local.api_key, None), Globals(root.api_url, root.api_key, None))
-        sess.format = "env"
-        return sess
-    return Session(local, root)
+    return Session(_invocation.get(), allow_env=allow_env)
 
 
 def drop_none(**fields: Any) -> dict[str, Any]:
     """A request body with only the fields the user gave."""
     return {key: value for key, value in fields.items() if value is not None}
+
+
+def q(segment: object) -> str:
+    """Quote one path segment, so that an id or key can never change the path."""
+    return quote(str(segment), safe="")

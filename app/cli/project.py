@@ -6,12 +6,12 @@ from typing import Annotated, Optional
 
 import typer
 
-from app.cli.common import command, drop_none, session
+from app.cli.common import command, drop_none, q, session
 
-app = typer.Typer(help="Projects: the top-level grouping of builds (id is a slug such as rhel9-base).", no_args_is_help=True)
+app = typer.Typer(help="Create, list and show projects.\n\nProjects: the top-level grouping of builds (id is a slug such as rhel9-base).", no_args_is_help=True)
 
 COLUMNS = ["id", "name", "description", "auto_resume", "max_auto_resumes", "created_at"]
-ProjectId = Annotated[str, typer.Argument(help="Project id (a slug, e.g. rhel9-base).", show_default=False)]
+ProjectId = Annotated[str, typer.Argument(help="Project id (a slug, e.g. rhel9-base).", show_default=False, metavar="PROJECT")]
 
 
 @command(app, "create")
@@ -42,4 +42,4 @@ def list_projects() -> None:
 def get(project_id: ProjectId) -> None:
     """Show one project."""
     s = session()
-    s.emit(s.client.get(f"/projects/{project_id}"))
+    s.emit(s.client.get(f"/projects/{q(project_id)}"))

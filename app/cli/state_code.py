@@ -6,15 +6,15 @@ from typing import Annotated, Optional
 
 import typer
 
-from app.cli.common import command, drop_none, session
+from app.cli.common import command, drop_none, q, session
 
 app = typer.Typer(
-    help="State codes: a project's numbered build states (ordered by code). Optional: without them any integer is accepted.",
+    help="Define a project's numbered build states.\n\nState codes: a project's numbered build states (ordered by code). Optional: without them any integer is accepted.",
     no_args_is_help=True,
 )
 
 COLUMNS = ["code", "name", "is_initial", "is_final", "is_error", "description"]
-ProjectId = Annotated[str, typer.Argument(help="Project id.", show_default=False)]
+ProjectId = Annotated[str, typer.Argument(help="Project id.", show_default=False, metavar="PROJECT")]
 
 
 @command(app, "create")
@@ -30,11 +30,11 @@ def create(
     """Define a state code for a project."""
     s = session()
     body = drop_none(code=code, name=name, description=description, is_initial=initial, is_final=final, is_error=error)
-    s.emit(s.client.post(f"/projects/{project_id}/state-codes", body))
+    s.emit(s.client.post(f"/projects/{q(project_id)}/state-codes", body))
 
 
 @command(app, "list")
 def list_codes(project_id: ProjectId) -> None:
     """List a project's state codes."""
     s = session()
-    s.emit(s.client.get(f"/projects/{project_id}/state-codes"), COLUMNS)
+    s.emit(s.client.get(f"/projects/{q(project_id)}/state-codes"), COLUMNS)

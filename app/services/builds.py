@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from tortoise.exceptions import IntegrityError
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from app.services import derived
@@ -101,7 +102,7 @@ async def list_builds(
         query = query.filter(platform=platform)
     if after:
         created, ident = _decode_cursor(after)
-        query = query.filter(created_at__lte=created).exclude(created_at=created, id__gte=ident)
+        query = query.filter(Q(created_at__lt=created) | Q(created_at=created, id__lt=ident))
     rows = await query.order_by("-created_at", "-id").offset(offset).limit(limit + 1)
     page = rows[:limit]
     return BuildPage(

@@ -1,0 +1,71 @@
+"""Resume context and resume requests (seed: Resume Operations)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Query
+
+from app.rest.deps import ExpectedVersion, Reader, Writer
+from app.rest.schemas import ArtifactOut, ResumableStateOut, ResumeContextOut, ResumeRequestOut
+from app.services import context, resume
+from app.services.commands import RequestResume, ResumeStatus, UpdateResumeRequest
+
+router = APIRouter(tags=["Resume"])
+
+
+@router.get("/builds/{build_id}/resume-context", response_model=ResumeContextOut)
+async def resume_context(
+    build_id: str, actor: Reader,
+    reveal: bool = Query(False, description="Admin only, audited: sensitive values in clear"),
+):
+    """Everything needed to resume the build, in one answer."""
+    ctx = await context.get_resume_context(actor=actor, build_id=build_id, reveal=reveal)
+    return ResumeContextOut(
+        build_id=ctx.build_id,
+        current_state=ctx.current_state,
+        last_successful_state=ctx.last_successful_state,
+        failed_state=ctx.failed_state,
+        resume_from_state=ctx.resume_from_state,
+        artifacts=[ArtifactOut.model_validate(a) for a in ctx.artifacts],
+        variables=ctx.variables,
+        resumable_state_config=(
+            ResumableStateOut.model_validate(ctx.resumable_state_config)
+            if ctx.resumable_state_config else None
+        ),
+        missing_artifacts=ctx.missing_artifacts,
+        missing_variables=ctx.missing_variables,
+        can_resume=ctx.can_resume,
+        blockers=ctx.blockers,
+    )
+
+
+@router.post("/builds/{build_id}/resume", status_code=201, response_model=ResumeRequestOut)
+async def request_resume(build_id: str, body: RequestResume, actor: Writer):
+    """Request a resume; 422 lists what is missing, 409 names an open request."""
+    row = await resume.request_resume(actor=actor, build_id=build_id, command=body)
+    return ResumeRequestOut.of(row)
+
+
+@router.get("/builds/{build_id}/resume-requests", response_model=list[ResumeRequestOut])
+async def list_resume_requests(build_id: str, actor: Reader, status: ResumeStatus | None = None):
+    """List the build's resume requests, oldest first."""
+    rows = await resume.list_resume_requests(
+        actor=actor, build_id=build_id, status=status.value if status else None
+    )
+    return [ResumeRequestOut.of(r) for r in rows]
+
+
+@router.get("/resume-requests/{request_id}", response_model=ResumeRequestOut)
+async def get_resume_request(request_id: str, actor: Reader):
+    """Get a resume request."""
+    return ResumeRequestOut.of(await resume.get_resume_request(actor=actor, request_id=request_id))
+
+
+@router.patch("/resume-requests/{request_id}", response_model=ResumeRequestOut)
+async def update_resume_request(
+    request_id: str, body: UpdateResumeRequest, actor: Writer, version: ExpectedVersion
+):
+    """Move a resume request along its status machine (409 for any other move)."""
+    row = await resume.update_resume_request(
+        actor=actor, request_id=request_id, command=body, expected_version=version
+    )
+    return ResumeRequestOut.of(row)

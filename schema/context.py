@@ -1,0 +1,37 @@
+"""The typed per-request context every resolver receives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+import strawberry
+
+from app.services.actor import Actor
+from app.services.errors import Unauthenticated
+from app.settings import Settings
+from schema.loaders import Loaders
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.websockets import WebSocket
+
+
+@dataclass
+class Context:
+    request: Request | WebSocket | None
+    actor: Actor | None
+    settings: Settings
+    loaders: Loaders = field(default_factory=Loaders.create)
+    response: Response | WebSocket | None = None
+
+    @property
+    def principal(self) -> Actor:
+        """The authenticated actor; field permissions run first, so this is a guard."""
+        if self.actor is None:
+            raise Unauthenticated("this call needs a credential (X-API-Key or Bearer token)")
+        return self.actor
+
+
+Info: TypeAlias = strawberry.Info[Context, Any]
