@@ -136,7 +136,7 @@ class Client:
         backoff = self.settings.backoff
         retrying = Retrying(
             stop=stop_after_attempt(attempts),
-            wait=wait_exponential_jitter(initial=backoff, max=max(backoff * 16, backoff), jitter=backoff),
+            wait=wait_exponential_jitter(multiplier=backoff, max=max(backoff * 16, backoff), jitter=backoff),
             retry=retry_if_exception(should_retry),
             sleep=self._sleep,
             reraise=True,

@@ -126,16 +126,15 @@ async def _target_state(build: Build, command: RequestResume) -> int:
     codes = sorted(
         await StateCode.filter(project_id=build.project_id).values_list("code", flat=True)
     )
-    if command.resume_from_state is None:
-        target = derived.resume_from_state(build, None, codes)
-    else:
-        target = command.resume_from_state
-        if codes and target not in codes:
-            raise ValidationFailed(
-                f"resume_from_state {target} is not a state of this project",
-                field="resume_from_state",
-            )
-    limit = build.failed_state if build.failed_state is not None else build.current_state
+    default = derived.resume_from_state(build, None, codes)
+    target = default if command.resume_from_state is None else command.resume_from_state
+    if codes and target not in codes:
+        raise ValidationFailed(
+            f"resume_from_state {target} is not a state of this project",
+            field="resume_from_state",
+        )
+    # Up to the failed state; a cancelled build, up to where it would continue.
+    limit = build.failed_state if build.failed_state is not None else max(default, build.current_state)
     if target > limit:
         raise ValidationFailed(
             f"resume_from_state {target} is after the failed state {limit}; "

@@ -1,0 +1,49 @@
+"""transitionBuild"""
+
+from __future__ import annotations
+
+import strawberry
+
+from app.services import builds
+from app.services.commands import TransitionBuild
+from schema.context import Info
+from schema.enums import StateStatus
+from schema.mutations.base import attempt, command, given, result_union
+from schema.permissions import CanWrite
+from schema.scalars import JSON
+from schema.types.build import Build
+from schema.types.errors import InvalidTransitionError, NotFoundError, ValidationError
+
+
+@strawberry.input(description="Move a build to a state.")
+class TransitionBuildInput:
+    state_code: int
+    status: StateStatus
+    message: str | None = strawberry.UNSET
+    metadata: JSON | None = strawberry.UNSET
+
+
+TransitionBuildResult = result_union(
+    "TransitionBuildResult", Build, NotFoundError, InvalidTransitionError, ValidationError
+)
+
+
+async def transition_build(
+    info: Info, build_id: strawberry.ID, input: TransitionBuildInput
+) -> TransitionBuildResult:
+    async def run() -> Build:
+        row = await builds.transition_build(
+            actor=info.context.principal, build_id=str(build_id),
+            command=command(TransitionBuild, given(input)),
+        )
+        info.context.loaders.forget_build(row.id, row=row)
+        return Build.from_model(row)
+
+    return await attempt(TransitionBuildResult, run)
+
+
+field = strawberry.mutation(
+    resolver=transition_build, permission_classes=[CanWrite],
+    description="Move a build to a state. A failed build moves again only after a resume "
+    "request (which it then reopens); completed and cancelled builds never move.",
+)

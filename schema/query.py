@@ -1,0 +1,87 @@
+"""Root queries. Every field declares the scope it needs."""
+
+from __future__ import annotations
+
+import strawberry
+
+from app.services import builds as build_service
+from app.services import projects as project_service
+from app.services import resume as resume_service
+from app.services.builds import _encode_cursor as encode_cursor  # WORKAROUND: see report
+from app.services.errors import NotFound, ValidationFailed
+from schema.context import Info
+from schema.enums import BuildStatus
+from schema.loaders import as_uuid
+from schema.permissions import CanRead
+from schema.types.build import Build
+from schema.types.connection import BuildConnection, BuildEdge, PageInfo
+from schema.types.project import Project
+from schema.types.resume import ResumeRequest
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(
+        permission_classes=[CanRead],
+        description="A build by id; null when no build has that id (a malformed id included).",
+    )
+    async def build(self, info: Info, id: strawberry.ID) -> Build | None:
+        key = as_uuid(id)
+        row = await info.context.loaders.build.load(key) if key else None
+        return Build.from_model(row) if row else None
+
+    @strawberry.field(
+        permission_classes=[CanRead],
+        description="Builds, newest first, as a Relay connection. `first` is 1 to 100.",
+    )
+    async def builds(
+        self,
+        info: Info,
+        project_id: strawberry.ID | None = None,
+        status: BuildStatus | None = None,
+        first: int = 20,
+        after: str | None = None,
+    ) -> BuildConnection:
+        limit = info.context.settings.graphql_max_page_size
+        if not 1 <= first <= limit:
+            raise ValidationFailed(f"first must be between 1 and {limit}", field="first")
+        page = await build_service.list_builds(
+            actor=info.context.principal, project_id=project_id,
+            status=status.value if status else None, limit=first, after=after,
+        )
+        for row in page.builds:
+            info.context.loaders.build.prime(row.id, row)
+        return BuildConnection(
+            edges=[BuildEdge(node=Build.from_model(b), cursor=encode_cursor(b)) for b in page.builds],
+            page_info=PageInfo(has_next_page=page.has_next, end_cursor=page.end_cursor),
+        )
+
+    @strawberry.field(permission_classes=[CanRead], description="A project by its slug id.")
+    async def project(self, info: Info, id: strawberry.ID) -> Project | None:
+        row = await info.context.loaders.project.load(str(id))
+        return Project.from_model(row) if row else None
+
+    @strawberry.field(permission_classes=[CanRead], description="Projects, ordered by id.")
+    async def projects(self, info: Info, first: int = 100, offset: int = 0) -> list[Project]:
+        limit = info.context.settings.graphql_max_page_size
+        if not 1 <= first <= limit:
+            raise ValidationFailed(f"first must be between 1 and {limit}", field="first")
+        if offset < 0:
+            raise ValidationFailed("offset must not be negative", field="offset")
+        rows = await project_service.list_projects(
+            actor=info.context.principal, limit=first, offset=offset
+        )
+        return [Project.from_model(p) for p in rows]
+
+    @strawberry.field(
+        permission_classes=[CanRead],
+        description="A resume request by id; null when none has that id.",
+    )
+    async def resume_request(self, info: Info, id: strawberry.ID) -> ResumeRequest | None:
+        try:
+            row = await resume_service.get_resume_request(
+                actor=info.context.principal, request_id=str(id)
+            )
+        except NotFound:
+            return None
+        return ResumeRequest.from_model(row)
