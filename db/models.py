@@ -112,6 +112,8 @@ class Artifact(TimestampedModel):
     metadata = fields.JSONField(default=dict)
     version = fields.IntField(default=1)
     deleted_at = fields.DatetimeField(null=True)
+    deleted_reason = fields.CharField(max_length=50, null=True)  # admin | expired
+    storage_deleted_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "build_artifacts"
@@ -180,6 +182,11 @@ class ResumeRequest(TimestampedModel):
     error_message = fields.TextField(null=True)
     metadata = fields.JSONField(default=dict)
     version = fields.IntField(default=1)
+    # Orchestrator bookkeeping: who holds the request, until when, and when to try again.
+    lease_owner = fields.CharField(max_length=255, null=True)
+    lease_expires_at = fields.DatetimeField(null=True)
+    next_attempt_at = fields.DatetimeField(null=True)
+    stalled_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "resume_requests"
@@ -249,3 +256,106 @@ class Event(Model):
 
     class Meta:
         table = "events"
+
+
+class TriggerAttempt(Model):
+    """One try of the orchestrator to start a CI job for a resume request."""
+
+    id = fields.UUIDField(primary_key=True)
+    resume_request: fields.ForeignKeyRelation[ResumeRequest] = fields.ForeignKeyField(
+        "models.ResumeRequest", related_name="trigger_attempts", on_delete=fields.CASCADE
+    )
+    attempt = fields.IntField()
+    platform = fields.CharField(max_length=50)
+    worker = fields.CharField(max_length=255)
+    status = fields.CharField(max_length=20, default="sending")  # sending | succeeded | failed
+    error = fields.TextField(null=True)
+    response = fields.JSONField(default=dict)
+    started_at = fields.DatetimeField(auto_now_add=True)
+    finished_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "trigger_attempts"
+        unique_together = (("resume_request", "attempt"),)
+
+
+class WebhookSubscription(TimestampedModel):
+    id = fields.UUIDField(primary_key=True)
+    name = fields.CharField(max_length=100)
+    url = fields.TextField()
+    events = fields.JSONField(default=list)
+    project_id = fields.CharField(max_length=100, null=True)
+    secret = fields.TextField()  # encrypted at rest
+    active = fields.BooleanField(default=True)
+
+    class Meta:
+        table = "webhook_subscriptions"
+
+
+class WebhookDelivery(TimestampedModel):
+    """One event for one subscription; retried until delivered or given up."""
+
+    id = fields.UUIDField(primary_key=True)
+    subscription: fields.ForeignKeyRelation[WebhookSubscription] = fields.ForeignKeyField(
+        "models.WebhookSubscription", related_name="deliveries", on_delete=fields.CASCADE
+    )
+    event: fields.ForeignKeyRelation[Event] = fields.ForeignKeyField(
+        "models.Event", related_name="deliveries", on_delete=fields.CASCADE
+    )
+    build_id = fields.UUIDField(null=True)
+    status = fields.CharField(max_length=20, default="pending", db_index=True)
+    attempts = fields.IntField(default=0)
+    next_attempt_at = fields.DatetimeField(null=True)
+    last_status_code = fields.IntField(null=True)
+    last_error = fields.TextField(null=True)
+    delivered_at = fields.DatetimeField(null=True)
+    lease_owner = fields.CharField(max_length=255, null=True)
+    lease_expires_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "webhook_deliveries"
+        unique_together = (("subscription", "event"),)
+
+
+class WebhookDeliveryAttempt(Model):
+    id = fields.UUIDField(primary_key=True)
+    delivery: fields.ForeignKeyRelation[WebhookDelivery] = fields.ForeignKeyField(
+        "models.WebhookDelivery", related_name="attempt_log", on_delete=fields.CASCADE
+    )
+    attempt = fields.IntField()
+    status_code = fields.IntField(null=True)
+    error = fields.TextField(null=True)
+    duration_ms = fields.IntField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "webhook_delivery_attempts"
+
+
+class WorkerCursor(Model):
+    """Where a worker that tails the event log has got to."""
+
+    name = fields.CharField(primary_key=True, max_length=100)
+    position = fields.BigIntField(default=0)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "worker_cursors"
+
+
+class IdempotencyKey(Model):
+    """The first answer to a request sent with an Idempotency-Key, replayed for retries."""
+
+    id = fields.UUIDField(primary_key=True)
+    actor = fields.CharField(max_length=255)
+    key = fields.CharField(max_length=255)
+    method = fields.CharField(max_length=10)
+    path = fields.TextField()
+    body_hash = fields.CharField(max_length=64)
+    status_code = fields.IntField(null=True)
+    response_body = fields.TextField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "idempotency_keys"
+        unique_together = (("actor", "key"),)
