@@ -58,7 +58,7 @@ def register(
     build_id: BuildId,
     state: Annotated[int, typer.Option("--state", help="State code that produced it.", show_default=False)],
     name: Annotated[str, typer.Option("--name", help="Artifact name (unique in the build).", show_default=False)],
-    artifact_type: Annotated[str, typer.Option("--type", help="vm_snapshot, ami, ebs_snapshot, disk_image, config_file, ...", show_default=False)],
+    artifact_type: Annotated[str, typer.Option("--type", help="Artifact type: vm_snapshot, ami, ebs_snapshot, disk_image, config_file, ...", show_default=False)],
     path: Annotated[str, typer.Option("--path", help="Where it is, e.g. s3://bucket/key.", show_default=False)],
     backend: Annotated[str, typer.Option("--backend", help="Storage backend: s3, azure_blob, gcp_storage, local, vsphere, aws, ...", show_default=False)],
     region: Region = None,

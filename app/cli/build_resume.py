@@ -10,7 +10,6 @@ import time
 from typing import Annotated, Any, Optional
 
 import typer
-from rich.console import Console
 
 from app.cli import output
 from app.cli.build import BuildId, app
@@ -112,7 +111,10 @@ def resume_context(
         s.emit(ctx)
 
 
-def _wait(client: Any, request: dict[str, Any], timeout: float, interval: float) -> dict[str, Any]:
+def _wait(client: Any, request: dict[str, Any], timeout: float, interval: float) -> tuple[dict[str, Any], bool]:
+    """Poll until the request leaves pending/triggered; returns (last answer, whether it did)."""
+    from rich.console import Console
+
     request_id = request.get("id") or request.get("resume_request_id")
     deadline = time.monotonic() + timeout
     console = Console(stderr=True)
@@ -123,10 +125,7 @@ def _wait(client: Any, request: dict[str, Any], timeout: float, interval: float)
     try:
         while request.get("status") in WAITING_STATUSES:
             if time.monotonic() >= deadline:
-                raise ServiceError(
-                    f"timed out after {timeout:g}s waiting for resume request {request_id}"
-                    f" (still {request.get('status')})"
-                )
+                return request, False
             time.sleep(min(interval, max(0.0, deadline - time.monotonic())))
             request = client.get(f"/resume-requests/{q(request_id)}")
             if spinner:
@@ -134,7 +133,7 @@ def _wait(client: Any, request: dict[str, Any], timeout: float, interval: float)
     finally:
         if spinner:
             spinner.stop()
-    return request
+    return request, True
 
 
 @command(app, "resume")
@@ -158,8 +157,9 @@ def resume(
     """Request a resume of a failed (or cancelled) build.
 
     The service refuses (exit 1, saying what is missing) when the state is not resumable or
-    required artifacts/variables are absent. With --wait, exits 1 if the request ends failed or
-    cancelled, or the wait times out.
+    required artifacts/variables are absent. With --wait, follows the request (a spinner on a
+    terminal) and exits 1 if it ends failed or cancelled, or the wait times out; the request is
+    printed in every case.
     """
     overrides = parse_pairs(override)
     s = session()
@@ -174,9 +174,15 @@ def resume(
         variable_overrides=overrides or None,
     )
     request = s.client.post(f"/builds/{q(build_id)}/resume", body)
+    settled = True
     if wait:
-        request = _wait(s.client, request, wait_timeout, poll_interval)
-    s.emit(request)
+        request, settled = _wait(s.client, request, wait_timeout, poll_interval)
+    s.emit(request)  # printed in every case, so that a script has the request's id
+    if not settled:
+        raise ServiceError(
+            f"timed out after {wait_timeout:g}s waiting for resume request {request.get('id')}"
+            f" (still {request.get('status')})"
+        )
     if wait and request.get("status") in ("failed", "cancelled"):
         detail = f": {request['error_message']}" if request.get("error_message") else ""
         raise ServiceError(f"resume request {request.get('id')} ended {request['status']}{detail}")

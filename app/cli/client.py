@@ -14,12 +14,12 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable
-from importlib import metadata
 from typing import Any
 
 import httpx
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
+from app.cli import version
 from app.cli.config import Settings
 from app.cli.errors import (
     ServiceError,
@@ -32,13 +32,6 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 RETRY_STATUSES = frozenset({502, 503, 504})
 # Raised before a single byte of the request left this machine: safe to retry any method.
 NOT_SENT_ERRORS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-
-
-def _version() -> str:
-    try:
-        return metadata.version("buildstate")
-    except metadata.PackageNotFoundError:
-        return "0.0.0"
 
 
 class _RetryableStatus(Exception):
@@ -81,7 +74,7 @@ class Client:
     ) -> None:
         self.settings = settings
         self.base_url = settings.api_url
-        headers = {"User-Agent": f"bldst/{_version()}", "Accept": "application/json"}
+        headers = {"User-Agent": f"bldst/{version()}", "Accept": "application/json"}
         self._key_header = {"X-API-Key": settings.api_key} if settings.api_key else {}
         self._http = httpx.Client(
             base_url=settings.api_url,

@@ -9,14 +9,16 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from enum import Enum
 from functools import cached_property
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 from urllib.parse import quote
 
 import typer
 
 from app.cli import config, output
-from app.cli.client import Client
 from app.cli.errors import UsageError
+
+if TYPE_CHECKING:
+    from app.cli.client import Client
 
 PANEL = "Connection and output"
 
@@ -134,6 +136,8 @@ class Session:
 
     @cached_property
     def client(self) -> Client:
+        from app.cli.client import Client  # httpx is imported only by commands that talk to the service
+
         return Client(self.settings)
 
     def emit(self, data: Any, columns: Sequence[str] | None = None, title: str | None = None) -> None:

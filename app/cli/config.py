@@ -102,6 +102,23 @@ def validate_api_url(url: str) -> str:
     return url.rstrip("/")
 
 
+def validate_api_key(key: str | None) -> str | None:
+    """Strip the whitespace a key read from a file brings along; refuse what a header cannot carry.
+
+    Never puts the key itself in a message.
+    """
+    if key is None:
+        return None
+    register_secret(key)
+    key = key.strip()
+    register_secret(key)
+    if not key:
+        return None
+    if not all(33 <= ord(ch) <= 126 for ch in key):
+        raise UsageError("the API key contains spaces, control or non-ASCII characters; check how it was set")
+    return key
+
+
 def _env_float(name: str, default: float) -> float:
     value = os.environ.get(name)
     if value in (None, ""):
@@ -139,7 +156,7 @@ def resolve(
 
     url = api_url or os.environ.get("BLDST_API_URL") or from_file("api_url") or DEFAULT_API_URL
     key = api_key or os.environ.get("BLDST_API_KEY") or from_file("api_key")
-    register_secret(key)
+    key = validate_api_key(key)
     fmt = output
     if fmt is None:
         fmt = os.environ.get("BLDST_OUTPUT") or from_file("output")

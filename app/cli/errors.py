@@ -17,8 +17,9 @@ _secrets: set[str] = set()
 
 def register_secret(value: str | None) -> None:
     """Remember a secret (the API key) so that no message ever prints it."""
-    if value and len(value) >= 4:
+    if value and len(value.strip()) >= 4:
         _secrets.add(value)
+        _secrets.add(value.strip())
 
 
 def redact(text: str) -> str:

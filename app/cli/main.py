@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 import traceback
@@ -9,13 +10,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from app.cli import artifact, auth, build, build_resume, config_cmd, health, job, project
-from app.cli import resumable_state, resume_request, state_code, variable
-from app.cli.client import _version
+from app.cli import version as cli_version
 from app.cli.common import API_KEY_HELP, API_URL_HELP, OUTPUT_HELP, ContextOutput, Globals
-from app.cli.errors import EXIT_SERVICE, EXIT_USAGE, CliError, one_line, redact
-
-assert build_resume  # registers the resume commands on the build group
+from app.cli.errors import EXIT_SERVICE, EXIT_USAGE, CliError, one_line, redact, register_secret
 
 HELP = """Record build states, artifacts and variables in buildstate, and resume failed builds.
 
@@ -27,34 +24,29 @@ Exit codes: 0 ok; 1 the service said no (the message says why); 2 usage error;
 3 the service could not be reached (after retries).
 """
 
-app = typer.Typer(
-    name="bldst",
-    help=HELP,
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,  # never print locals (the API key) in a traceback
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-app.add_typer(project.app, name="project")
-app.add_typer(state_code.app, name="state-code")
-app.add_typer(build.app, name="build")
-app.add_typer(artifact.app, name="artifact")
-app.add_typer(variable.app, name="variable")
-app.add_typer(resumable_state.app, name="resumable-state")
-app.add_typer(resume_request.app, name="resume-request")
-app.add_typer(job.app, name="job")
-app.add_typer(auth.app, name="auth")
-app.add_typer(config_cmd.app, name="config")
-health.register(app)
+# Command group -> the module holding its Typer app (build_resume adds to build's app).
+GROUPS = {
+    "project": "app.cli.project",
+    "state-code": "app.cli.state_code",
+    "build": "app.cli.build_resume",
+    "artifact": "app.cli.artifact",
+    "variable": "app.cli.variable",
+    "resumable-state": "app.cli.resumable_state",
+    "resume-request": "app.cli.resume_request",
+    "job": "app.cli.job",
+    "auth": "app.cli.auth",
+    "config": "app.cli.config_cmd",
+}
+ROOT_COMMANDS = ("health",)
+_ROOT_OPTIONS_WITH_VALUE = ("--api-url", "--api-key", "--output", "-o")
 
 
 def _show_version(value: bool) -> None:
     if value:
-        print(f"bldst {_version()}")
+        print(f"bldst {cli_version()}")
         raise typer.Exit()
 
 
-@app.callback()
 def root(
     ctx: typer.Context,
     api_url: Annotated[Optional[str], typer.Option("--api-url", help=API_URL_HELP, show_default=False, metavar="URL")] = None,
@@ -63,6 +55,62 @@ def root(
     version: Annotated[bool, typer.Option("--version", help="Print the version and exit.", callback=_show_version, is_eager=True)] = False,
 ) -> None:
     ctx.obj = Globals(api_url=api_url, api_key=api_key, output=output.value if output else None)
+
+
+def create_app(only: str | None = None) -> typer.Typer:
+    """The CLI; with `only`, just that group (typer inspects every command it is given, which
+    is most of bldst's start-up time, so a run builds only the group it was asked for)."""
+    cli = typer.Typer(
+        name="bldst",
+        help=HELP,
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,  # never print locals (the API key) in a traceback
+        rich_markup_mode=None,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    cli.callback()(root)
+    for name, module in GROUPS.items():
+        if only in (None, name):
+            cli.add_typer(importlib.import_module(module).app, name=name)
+    if only in (None, "health"):
+        from app.cli import health
+
+        health.register(cli)
+    return cli
+
+
+def _requested_group(argv: list[str]) -> str | None:
+    """The group named on the command line, or None when the whole CLI is needed (root help,
+    --version, a misspelt group: click's messages and suggestions need every name)."""
+    index = 0
+    while index < len(argv):
+        arg = argv[index]
+        if arg in _ROOT_OPTIONS_WITH_VALUE:
+            index += 2
+        elif arg.startswith("-"):
+            if arg in ("-h", "--help", "--version"):
+                return None
+            index += 1
+        else:
+            return arg if arg in GROUPS or arg in ROOT_COMMANDS else None
+    return None
+
+
+def _register_key_from(args: list[str]) -> None:
+    """Know the key before anything can fail, so that even a usage error cannot print it."""
+    register_secret(os.environ.get("BLDST_API_KEY"))
+    for index, arg in enumerate(args):
+        if arg == "--api-key" and index + 1 < len(args):
+            register_secret(args[index + 1])
+        elif arg.startswith("--api-key="):
+            register_secret(arg.split("=", 1)[1])
+
+
+def __getattr__(name: str) -> typer.Typer:
+    # `from app.cli.main import app`: the whole CLI, built on first use.
+    if name == "app":
+        return create_app()
+    raise AttributeError(name)
 
 
 def _usage_line(exc: typer.TyperException) -> str:
@@ -81,9 +129,15 @@ def _err(line: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Run bldst; return the exit code. Every failure is one line on stderr, never a traceback."""
-    command = typer.main.get_command(app)
+    if "httpx" not in sys.modules:
+        # httpx's own command-line tool (click, rich, pygments) is a third of httpx's import
+        # time and bldst never uses it; httpx falls back to a stub when it cannot be imported.
+        sys.modules["httpx._main"] = None  # type: ignore[assignment]
+    args = sys.argv[1:] if argv is None else list(argv)
+    _register_key_from(args)
+    command = typer.main.get_command(create_app(_requested_group(args)))
     try:
-        result = command.main(args=argv, prog_name="bldst", standalone_mode=False)
+        result = command.main(args=args, prog_name="bldst", standalone_mode=False)
         # --help, --version and typer.Exit come back as an exit code; commands return None.
         return result if isinstance(result, int) else 0
     except CliError as exc:

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import yaml
-from rich.console import Console
-from rich.table import Table
+if TYPE_CHECKING:  # rich and yaml are imported when a table or YAML is printed
+    from rich.console import Console
+    from rich.table import Table
 
 FORMATS = ("table", "json", "yaml", "env")
+PIPED_WIDTH = 1000
 
 
 def default_format(configured: str | None) -> str:
@@ -28,6 +30,8 @@ def to_json(data: Any) -> str:
 
 
 def to_yaml(data: Any) -> str:
+    import yaml
+
     return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False)
 
 
@@ -42,11 +46,17 @@ def cell(value: Any) -> str:
 
 
 def _console() -> Console:
+    from rich.console import Console
+
     # rich decides on colour by itself: none when stdout is not a terminal, none with NO_COLOR.
-    return Console(soft_wrap=False, highlight=False)
+    # A terminal (or $COLUMNS) sets the width; piped tables are as wide as their content.
+    width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else PIPED_WIDTH
+    return Console(soft_wrap=False, highlight=False, width=width)
 
 
 def list_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None, title: str | None = None) -> Table:
+    from rich.table import Table
+
     if columns is None:
         columns = []
         for row in rows:
@@ -62,6 +72,8 @@ def list_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None 
 
 
 def object_table(obj: Mapping[str, Any], title: str | None = None) -> Table:
+    from rich.table import Table
+
     table = Table(title=title, show_header=False, title_justify="left")
     table.add_column("field", style="bold")
     table.add_column("value", overflow="fold")

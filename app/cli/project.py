@@ -24,10 +24,14 @@ def create(
         typer.Option("--auto-resume/--no-auto-resume", help="Let the orchestrator resume retryable failures by itself.", show_default=False),
     ] = None,
     max_auto_resumes: Annotated[Optional[int], typer.Option("--max-auto-resumes", min=0, help="Cap on automatic resumes per build.")] = None,
+    default_platform: Annotated[Optional[str], typer.Option("--default-platform", help="CI platform resume jobs use by default, e.g. jenkins.")] = None,
 ) -> None:
     """Create a project."""
     s = session()
-    body = drop_none(id=project_id, name=name, description=description, auto_resume=auto_resume, max_auto_resumes=max_auto_resumes)
+    body = drop_none(
+        id=project_id, name=name, description=description, auto_resume=auto_resume,
+        max_auto_resumes=max_auto_resumes, default_platform=default_platform,
+    )
     s.emit(s.client.post("/projects", body))
 
 

@@ -101,3 +101,14 @@ def test_bad_values_are_usage_errors(monkeypatch, tmp_path) -> None:
     with pytest.raises(UsageError) as info:
         config.load_config()
     assert "secret-in-a-broken-file" not in info.value.message
+
+
+def test_api_key_is_trimmed_and_checked(monkeypatch) -> None:
+    monkeypatch.setenv("BLDST_API_KEY", "  key-from-a-file-123\n")
+    assert config.resolve().api_key == "key-from-a-file-123"
+    monkeypatch.setenv("BLDST_API_KEY", "two words-key")
+    with pytest.raises(UsageError) as info:
+        config.resolve()
+    assert "two words" not in info.value.render()
+    monkeypatch.setenv("BLDST_API_KEY", "   ")
+    assert config.resolve().api_key is None
