@@ -25,6 +25,8 @@ class Context:
     settings: Settings
     loaders: Loaders = field(default_factory=Loaders.create)
     response: Response | WebSocket | None = None
+    # graphql-transport-ws: the connection_init payload (schema.subscriptions reads it).
+    connection_params: dict[str, Any] | None = None
 
     @property
     def principal(self) -> Actor:

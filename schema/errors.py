@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Callable
 from datetime import datetime
@@ -29,8 +28,6 @@ from schema.types.errors import (
     PreconditionFailedError,
     ValidationError,
 )
-
-log = logging.getLogger("buildstate.graphql")
 
 INTERNAL = "INTERNAL_SERVER_ERROR"
 
@@ -62,7 +59,7 @@ _BY_CODE: dict[str, Callable[[DomainError], Error]] = {
         message=e.message, code=e.code, field=camel_path(e.details.get("field"))
     ),
     "INVALID_TRANSITION": lambda e: InvalidTransitionError(
-        message=e.message, code=e.code, status=e.details.get("status")
+        message=e.message, code=e.code, current_status=e.details.get("status")
     ),
     "NOT_RESUMABLE": lambda e: NotResumableError(
         message=e.message, code=e.code,
@@ -124,9 +121,9 @@ def _has_code(error: GraphQLError) -> bool:
 def should_mask_error(error: GraphQLError) -> bool:
     """Keep errors that carry a code, and GraphQL's own (syntax, validation, variables)."""
     original = error.original_error
-    if original is None or _has_code(error) or isinstance(original, DomainError):
-        return False
-    return True
+    if original is None or isinstance(original, (GraphQLError, DomainError)):
+        return False  # GraphQL's own (e.g. variable coercion wraps a GraphQLError), or ours
+    return not _has_code(error)
 
 
 class ErrorPolicy(MaskErrors):
@@ -146,7 +143,7 @@ class ErrorPolicy(MaskErrors):
                     extensions=top_level_extensions(original),
                 ))
             elif self.should_mask_error(error):
-                log.error("unexpected error in GraphQL path %s", error.path, exc_info=original)
+                # Logged with its traceback by BuildstateSchema.process_errors beforehand.
                 masked = self.anonymise_error(error)
                 masked.extensions = {"code": INTERNAL}
                 out.append(masked)

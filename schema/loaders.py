@@ -6,7 +6,6 @@ the request and never leaks one caller's view into another's.
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass
@@ -14,14 +13,15 @@ from typing import Any, TypeVar
 
 from strawberry.dataloader import DataLoader
 
-from app.services import artifacts, builds, context, jobs, projects, resumable, resume, variables
-from app.services.actor import SYSTEM
-from app.services.errors import NotFound
+from app.services import (
+    artifacts, audit, builds, context, jobs, projects, resumable, resume, variables,
+)
 from db.models import (
     Artifact,
     Build,
     BuildJob,
     BuildState,
+    Event,
     Project,
     ResumableState,
     ResumeRequest,
@@ -57,17 +57,12 @@ def _many(
     return load
 
 
-async def _resumable_states_by_project_ids(ids: list[str]) -> dict[str, list[ResumableState]]:
-    # WORKAROUND (schema-only): app.services.resumable has no batch read by project yet, so this
-    # issues one service call per project. Wanted: `resumable_states_by_project_ids(ids)`.
-    async def one(project_id: str) -> list[ResumableState]:
-        try:
-            return await resumable.list_resumable_states(actor=SYSTEM, project_id=project_id)
-        except NotFound:
-            return []
-
-    rows = await asyncio.gather(*(one(i) for i in ids))
-    return dict(zip(ids, rows, strict=True))
+def _clear(loader: DataLoader[Any, Any], key: Any) -> None:
+    # Strawberry's DataLoader.clear raises KeyError for a key it never loaded.
+    try:
+        loader.clear(key)
+    except KeyError:
+        pass
 
 
 @dataclass
@@ -82,6 +77,7 @@ class Loaders:
     resume_context: DataLoader[uuid.UUID, context.ResumeContext | None]
     state_codes: DataLoader[str, list[StateCode]]
     resumable_states: DataLoader[str, list[ResumableState]]
+    events: DataLoader[uuid.UUID, list[Event]]
 
     @classmethod
     def create(cls) -> Loaders:
@@ -97,35 +93,36 @@ class Loaders:
             resume_requests=DataLoader(_many(resume.resume_requests_by_build_ids)),
             resume_context=DataLoader(_one(context.resume_contexts_by_build_ids)),
             state_codes=DataLoader(_many(projects.state_codes_by_project_ids)),
-            resumable_states=DataLoader(_many(_resumable_states_by_project_ids)),
+            resumable_states=DataLoader(_many(resumable.resumable_states_by_project_ids)),
+            events=DataLoader(_many(audit.events_by_build_ids)),
         )
 
     def forget_build(self, build_id: uuid.UUID, *, row: Build | None = None) -> None:
         """A build's row or state machine changed: its row, history, requests and context."""
-        self.build.clear(build_id)
+        _clear(self.build, build_id)
         if row is not None:
             self.build.prime(build_id, row)
         for loader in (self.states, self.resume_requests, self.resume_context):
-            loader.clear(build_id)
+            _clear(loader, build_id)
 
     def forget_artifacts(self, build_id: uuid.UUID) -> None:
-        self.artifacts.clear(build_id)
-        self.resume_context.clear(build_id)
+        _clear(self.artifacts, build_id)
+        _clear(self.resume_context, build_id)
 
     def forget_variables(self, build_id: uuid.UUID) -> None:
-        self.variables.clear(build_id)
-        self.resume_context.clear(build_id)
+        _clear(self.variables, build_id)
+        _clear(self.resume_context, build_id)
 
     def forget_jobs(self, build_id: uuid.UUID) -> None:
-        self.jobs.clear(build_id)
+        _clear(self.jobs, build_id)
 
     def forget_project(self, project_id: str, *, row: Project | None = None) -> None:
         """A project, its state codes or its resumable-state configs changed."""
-        self.project.clear(project_id)
+        _clear(self.project, project_id)
         if row is not None:
             self.project.prime(project_id, row)
-        self.state_codes.clear(project_id)
-        self.resumable_states.clear(project_id)
+        _clear(self.state_codes, project_id)
+        _clear(self.resumable_states, project_id)
         # Resume contexts of its builds depend on its states and configs.
         self.resume_context.clear_all()
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import strawberry
 
 from app.services import builds as build_service
 from app.services import projects as project_service
 from app.services import resume as resume_service
-from app.services.builds import _encode_cursor as encode_cursor  # WORKAROUND: see report
+# WORKAROUND (schema-only): the services expose no public per-row cursor; wanted:
+# `app.services.builds.encode_cursor(build)`. Edge cursors must be the ones `after` accepts.
+from app.services.builds import encode_cursor
 from app.services.errors import NotFound, ValidationFailed
 from schema.context import Info
 from schema.enums import BuildStatus
@@ -15,8 +19,10 @@ from schema.loaders import as_uuid
 from schema.permissions import CanRead
 from schema.types.build import Build
 from schema.types.connection import BuildConnection, BuildEdge, PageInfo
+from schema.types.event import EventConnection, EventFilter, audit_events
 from schema.types.project import Project
 from schema.types.resume import ResumeRequest
+from schema.types.stats import Stats, resolve_stats
 
 
 @strawberry.type
@@ -85,3 +91,24 @@ class Query:
         except NotFound:
             return None
         return ResumeRequest.from_model(row)
+
+    @strawberry.field(
+        permission_classes=[CanRead],
+        description="The audit trail, filtered, in id order (newest first on request); "
+        "`first` is 1 to 500, `after` the previous page's endCursor.",
+    )
+    async def audit_events(
+        self, info: Info, filter: EventFilter | None = None, first: int = 50,
+        after: str | None = None, newest_first: bool = False,
+    ) -> EventConnection:
+        return await audit_events(info, filter, first, after, newest_first)
+
+    @strawberry.field(
+        permission_classes=[CanRead],
+        description="Builds by status, failures by state, resume success, time to resume and "
+        "build minutes saved; for one project or all, since a time or ever.",
+    )
+    async def stats(
+        self, info: Info, project_id: strawberry.ID | None = None, since: datetime | None = None
+    ) -> Stats:
+        return await resolve_stats(info, project_id, since)

@@ -16,6 +16,7 @@ from app.services.actor import Actor
 from app.services.commands import BuildStatus, CreateBuild, RecordFailure, TransitionBuild
 from app.services.common import parse_uuid, parse_uuids, record_event, utcnow
 from app.services.errors import Conflict, InvalidTransition, NotFound, ValidationFailed
+from app.services.orchestration.auto_resume import auto_resume_after_failure
 from db.models import Build, BuildState, Project, ResumeRequest, StateCode
 
 
@@ -64,7 +65,8 @@ class BuildPage:
     end_cursor: str | None
 
 
-def _encode_cursor(build: Build) -> str:
+def encode_cursor(build: Build) -> str:
+    """The opaque keyset cursor of a build in the newest-first order."""
     raw = f"{build.created_at.isoformat()}|{build.id}"
     return base64.urlsafe_b64encode(raw.encode()).decode()
 
@@ -72,7 +74,10 @@ def _encode_cursor(build: Build) -> str:
 def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     try:
         created, ident = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        return datetime.fromisoformat(created), uuid.UUID(ident)
+        moment = datetime.fromisoformat(created)
+        if moment.tzinfo is None:
+            raise ValueError("naive timestamp")
+        return moment, uuid.UUID(ident)
     except (ValueError, UnicodeDecodeError):
         raise ValidationFailed("cursor is not one this service issued", field="after") from None
 
@@ -108,7 +113,7 @@ async def list_builds(
     return BuildPage(
         builds=page,
         has_next=len(rows) > limit,
-        end_cursor=_encode_cursor(page[-1]) if page else None,
+        end_cursor=encode_cursor(page[-1]) if page else None,
     )
 
 
@@ -294,6 +299,10 @@ async def record_failure(*, actor: Actor, build_id: str, command: RecordFailure)
                 "state_entry_id": str(entry.id), "error_code": command.error_code,
                 "retryable": command.retryable,
             },
+        )
+        # The project's auto-resume policy, in the failure's own transaction; never raises.
+        await auto_resume_after_failure(
+            actor=actor, build=build, command=command, failed_state=code
         )
     return build
 

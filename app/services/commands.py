@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import Any
+from typing import Any, ClassVar, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,99}$"
 StateCodeInt = Field(ge=0, le=1_000_000)
@@ -14,6 +14,38 @@ StateCodeInt = Field(ge=0, le=1_000_000)
 
 class Command(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _exact_json_types(cls, data: Any) -> Any:
+        """`true` is not the number 1 and 0 is not `false`: refuse what lax parsing would coerce
+        (a script sending "is_resumable": 0 must hear about it, not store false)."""
+        if isinstance(data, dict):
+            for name, value in data.items():
+                field = cls.model_fields.get(name)
+                if field is None or value is None:
+                    continue
+                kinds = set(get_args(field.annotation)) or {field.annotation}
+                if bool in kinds and not isinstance(value, bool):
+                    raise ValueError(f"{name} must be true or false")
+                if int in kinds and bool not in kinds and isinstance(value, (bool, str)):
+                    raise ValueError(f"{name} must be an integer")
+        return data
+
+
+class UpdateCommand(Command):
+    """A partial update: an omitted field is kept; `null` clears only the fields in `nullable`."""
+
+    nullable: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_null(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            for name, value in data.items():
+                if value is None and name in cls.model_fields and name not in cls.nullable:
+                    raise ValueError(f"{name} cannot be null (omit it to keep the stored value)")
+        return data
 
 
 class BuildStatus(str, Enum):
@@ -85,7 +117,8 @@ class CreateProject(Command):
     default_platform: str | None = Field(default=None, max_length=50)
 
 
-class UpdateProject(Command):
+class UpdateProject(UpdateCommand):
+    nullable = frozenset({"description", "default_platform"})
     name: str | None = Field(default=None, min_length=1, max_length=200)
     description: str | None = None
     auto_resume: bool | None = None
@@ -149,7 +182,9 @@ class RegisterArtifact(Command):
         return _require_tz(value)
 
 
-class UpdateArtifact(Command):
+class UpdateArtifact(UpdateCommand):
+    nullable = frozenset({"storage_backend", "storage_region", "storage_bucket", "storage_key",
+                          "size_bytes", "checksum", "expires_at"})
     state_code: int | None = Field(default=None, ge=0, le=1_000_000)
     artifact_name: str | None = Field(default=None, min_length=1, max_length=255)
     artifact_type: str | None = Field(default=None, min_length=1, max_length=100)
@@ -191,7 +226,8 @@ class SetVariable(Command):
         return value
 
 
-class UpdateVariable(Command):
+class UpdateVariable(UpdateCommand):
+    nullable = frozenset({"set_at_state"})
     variable_value: str | None = Field(default=None, max_length=65536)
     variable_type: VariableType | None = None
     set_at_state: int | None = Field(default=None, ge=0, le=1_000_000)
@@ -213,8 +249,10 @@ class DefineResumableState(Command):
     notes: str | None = None
 
 
-class UpdateResumableState(Command):
+class UpdateResumableState(UpdateCommand):
     """PUT body: fields given replace the stored ones."""
+
+    nullable = frozenset({"resume_command", "description", "notes"})
 
     is_resumable: bool | None = None
     resume_strategy: ResumeStrategy | None = None
@@ -244,7 +282,9 @@ class RequestResume(Command):
     metadata: JsonObject = Field(default_factory=dict)
 
 
-class UpdateResumeRequest(Command):
+class UpdateResumeRequest(UpdateCommand):
+    nullable = frozenset({"orchestration_job_id", "orchestration_job_url", "orchestration_status",
+                          "error_message"})
     status: ResumeStatus | None = None
     orchestration_job_id: str | None = Field(default=None, max_length=255)
     orchestration_job_url: str | None = Field(default=None, max_length=4096)
@@ -275,7 +315,8 @@ class LinkJob(Command):
         return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
-class UpdateJob(Command):
+class UpdateJob(UpdateCommand):
+    nullable = frozenset({"job_url", "job_id", "build_number", "started_at", "completed_at"})
     status: JobStatus | None = None
     job_url: str | None = Field(default=None, max_length=4096)
     job_id: str | None = Field(default=None, max_length=255)

@@ -86,3 +86,11 @@ async def configs_for(pairs: list[tuple[str, int]]) -> dict[tuple[str, int], Res
     rows = await ResumableState.filter(project_id__in=projects, state_code__in=codes)
     wanted = set(pairs)
     return {(r.project_id, r.state_code): r for r in rows if (r.project_id, r.state_code) in wanted}
+
+
+async def resumable_states_by_project_ids(ids: list[str]) -> dict[str, list[ResumableState]]:
+    """Batch read used by loaders: every project's configs, ordered by state code."""
+    out: dict[str, list[ResumableState]] = {i: [] for i in ids}
+    for row in await ResumableState.filter(project_id__in=list(set(ids))).order_by("state_code"):
+        out.setdefault(row.project_id, []).append(row)
+    return out

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Annotated, Any, TypeVar, Union, get_args
 
 import pydantic
@@ -12,7 +12,7 @@ from strawberry.types.unset import UNSET
 from app.services.commands import Command
 from app.services.errors import DomainError, ValidationFailed
 from schema.errors import to_error, validation_error
-from schema.types.errors import Error
+from schema.types.errors import Error, ValidationError
 
 C = TypeVar("C", bound=Command)
 T = TypeVar("T")
@@ -51,11 +51,14 @@ def command(model: type[C], data: dict[str, Any]) -> C:
     return model.model_validate(data)
 
 
-async def attempt(union: Any, run: Callable[[], Awaitable[T]]) -> T | Error:
+async def attempt(
+    union: Any, run: Callable[[], Awaitable[T]], *, fields: Mapping[str, str] | None = None
+) -> T | Error:
     """Run the mutation; expected failures become members of its union.
 
     A domain error the union does not list (e.g. FORBIDDEN) stays a top-level error with its
-    code (see schema.errors.ErrorPolicy).
+    code (see schema.errors.ErrorPolicy). `fields` renames command fields to the input's names
+    where they differ (`variableKey` → `key`).
     """
     allowed = _members(union)
     try:
@@ -68,4 +71,10 @@ async def attempt(union: Any, run: Callable[[], Awaitable[T]]) -> T | Error:
         error = to_error(exc)
         if error is None or not isinstance(error, allowed):
             raise
+    if fields and isinstance(error, ValidationError) and error.field:
+        head, sep, rest = error.field.partition(".")
+        if head in fields:
+            renamed = fields[head] + sep + rest
+            error.message = error.message.replace(error.field, renamed, 1)
+            error.field = renamed
     return error

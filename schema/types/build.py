@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
@@ -20,6 +21,9 @@ from schema.types.job import Job
 from schema.types.project import Project
 from schema.types.resume import ResumeRequest
 from schema.types.variable import Variable
+
+if TYPE_CHECKING:
+    from schema.types.event import Event
 
 
 @strawberry.type(description="One entry of a build's append-only state history.")
@@ -131,6 +135,17 @@ class Build:
     async def resume_requests(self, info: Info) -> list[ResumeRequest]:
         rows = await info.context.loaders.resume_requests.load(self.build_uuid)
         return [ResumeRequest.from_model(r) for r in rows]
+
+    @strawberry.field(
+        description="The build's audit trail, oldest first: who changed what, when and why. "
+        "`last` most recent events (at most 200); `action` may name a family (`resume.*`)."
+    )
+    async def events(
+        self, info: Info, action: str | None = None, last: int = 100
+    ) -> list[Annotated[Event, strawberry.lazy("schema.types.event")]]:
+        from schema.types.event import events_of_build
+
+        return await events_of_build(info, self.build_uuid, action, last)
 
     @strawberry.field(
         description="Everything needed to continue the build. Sensitive variables are masked "

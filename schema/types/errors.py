@@ -32,7 +32,9 @@ class ValidationError(Error):
 
 @strawberry.type(description="The move is not allowed from the current status.")
 class InvalidTransitionError(Error):
-    status: str | None = strawberry.field(default=None, description="The current status.")
+    current_status: str | None = strawberry.field(
+        default=None, description="The status that does not allow the move."
+    )
 
 
 @strawberry.type(description="The build cannot be resumed from the chosen state: what is missing.")

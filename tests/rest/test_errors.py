@@ -152,3 +152,28 @@ async def test_build_number_must_be_unique_in_project(client):
     r = await client.post("/builds", json={"project_id": "no-such-project", "build_number": 1})
     assert r.status_code == 404
     assert await Build.filter(project_id="no-such-project").count() == 0
+
+
+async def test_explicit_null_on_a_required_field_is_422_not_500(client):
+    _, build_id = await make_failed_build(client)
+    art = (await client.post(f"/builds/{build_id}/artifacts", json=ARTIFACT)).json()
+    for body in ({"is_resumable": None}, {"metadata": None}, {"artifact_name": None}):
+        r = await client.patch(f"/builds/{build_id}/artifacts/{art['id']}", json=body)
+        assert r.status_code == 422, r.text
+        assert next(iter(body)) in r.text
+    r = await client.patch(f"/builds/{build_id}/artifacts/{art['id']}", json={"checksum": None})
+    assert r.status_code == 200  # nullable fields may be cleared
+    job = (await client.post(f"/builds/{build_id}/jobs", json={"platform": "jenkins"})).json()
+    r = await client.patch(f"/builds/{build_id}/jobs/{job['id']}", json={"status": None})
+    assert r.status_code == 422
+
+
+async def test_naive_cursor_is_refused(database, reader):
+    import base64
+
+    from app.services import builds
+    from app.services.errors import ValidationFailed
+
+    bad = base64.urlsafe_b64encode(b"2020-01-01T00:00:00|00000000-0000-0000-0000-000000000000").decode()
+    with pytest.raises(ValidationFailed):
+        await builds.list_builds(actor=reader, after=bad)

@@ -1,0 +1,60 @@
+"""registerArtifact"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+from app.services import artifacts
+from app.services.commands import RegisterArtifact
+from schema.context import Info
+from schema.mutations.base import attempt, command, given, result_union
+from schema.permissions import CanWrite
+from schema.scalars import JSON, BigInt
+from schema.types.artifact import Artifact
+from schema.types.errors import ConflictError, NotFoundError, ValidationError
+
+
+@strawberry.input(description="An artifact; its name is unique among the build's live artifacts.")
+class RegisterArtifactInput:
+    state_code: int
+    artifact_name: str
+    artifact_type: str
+    artifact_path: str
+    storage_backend: str | None = strawberry.UNSET
+    storage_region: str | None = strawberry.UNSET
+    storage_bucket: str | None = strawberry.UNSET
+    storage_key: str | None = strawberry.UNSET
+    size_bytes: BigInt | None = strawberry.UNSET
+    checksum: str | None = strawberry.UNSET
+    checksum_algorithm: str | None = strawberry.UNSET
+    is_resumable: bool | None = strawberry.UNSET
+    is_final: bool | None = strawberry.UNSET
+    expires_at: datetime | None = strawberry.UNSET
+    metadata: JSON | None = strawberry.UNSET
+
+
+RegisterArtifactResult = result_union(
+    "RegisterArtifactResult", Artifact, NotFoundError, ConflictError, ValidationError
+)
+
+
+async def register_artifact(
+    info: Info, build_id: strawberry.ID, input: RegisterArtifactInput
+) -> RegisterArtifactResult:
+    async def run() -> Artifact:
+        row = await artifacts.register_artifact(
+            actor=info.context.principal, build_id=str(build_id),
+            command=command(RegisterArtifact, given(input)),
+        )
+        info.context.loaders.forget_artifacts(row.build_id)
+        return Artifact.from_model(row)
+
+    return await attempt(RegisterArtifactResult, run)
+
+
+field = strawberry.mutation(
+    resolver=register_artifact, permission_classes=[CanWrite],
+    description="Record an artifact a build produced.",
+)
