@@ -9,58 +9,92 @@ from pathlib import Path
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.authentication import AuthenticationMiddleware
-from starlette.requests import HTTPConnection
-from starlette.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from swagger_ui_bundle import swagger_ui_path
 
 from app.auth import ApiAuthBackend
+from app.dashboard import routes as dashboard_routes
 from app.database import close_db, init_db
+from app.idempotency import IdempotencyMiddleware
+from app.logging import LogContextMiddleware, configure_logging
+from app.metrics import PrometheusMiddleware, mark_process_dead
 from app.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from app.observability_settings import get_observability_settings
+from app.ratelimit import RateLimiter, RateLimitMiddleware, auth_failure_handler
 from app.rest import create_rest_app
+from app.rest.errors import http_error
+from app.services import live
 from app.settings import Settings, get_settings
+from app.unavailable import DatabaseUnavailableMiddleware
+from app.workers.cleanup import start_periodic
+from app.workers.embedded import start_embedded
 from schema.app import create_graphql_app
 
 STATIC = Path(__file__).parent / "static"
-
-
-def _auth_error(conn: HTTPConnection, exc: Exception) -> JSONResponse:
-    return JSONResponse({"detail": str(exc)}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
 
 
 def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> Starlette:
     """Build the application; `manage_db=False` leaves the ORM to the caller (tests)."""
     settings = settings or get_settings()
 
+    ops = get_observability_settings()
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if manage_db:
+            configure_logging(ops.log_level, ops.log_format)
             await init_db(settings)
+        embedded = start_embedded(settings)  # orchestrator + webhook sender, when configured
+        cleanup = start_periodic(ops) if manage_db else None  # artifact cleanup, every interval
         try:
             yield
         finally:
+            if embedded is not None:
+                await embedded.close()
+            if cleanup is not None:
+                await cleanup.close()
+            await live.hub.stop()
+            mark_process_dead()
             if manage_db:
                 await close_db()
 
     graphql = create_graphql_app(settings)
+    if settings.is_production:
+        graphql.graphql_ide = None  # no GraphiQL page in production (introspection is off too)
     rest = create_rest_app(settings)
+    limiter = RateLimiter.from_settings(settings)  # per process: see app/ratelimit.py
     app = Starlette(
         routes=[
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Mount("/static/swagger", StaticFiles(directory=swagger_ui_path), name="swagger"),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
+            *dashboard_routes(),
             Mount("", rest),
         ],
         middleware=[
             Middleware(RequestIdMiddleware),
+            Middleware(LogContextMiddleware),
+            Middleware(
+                PrometheusMiddleware,
+                metrics_token=ops.metrics_token.get_secret_value() if ops.metrics_token else None,
+            ),
             Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
-            Middleware(AuthenticationMiddleware, backend=ApiAuthBackend(settings), on_error=_auth_error),
+            Middleware(DatabaseUnavailableMiddleware),
+            Middleware(
+                AuthenticationMiddleware, backend=ApiAuthBackend(settings),
+                on_error=auth_failure_handler(limiter, settings),
+            ),
+            Middleware(RateLimitMiddleware, limiter=limiter, settings=settings),
+            Middleware(IdempotencyMiddleware, settings=settings),
         ],
         lifespan=lifespan,
+        exception_handlers={StarletteHTTPException: http_error},  # 404/405 as JSON, as in REST
     )
     app.state.settings = settings
+    app.state.rate_limiter = limiter
     return app
 
 

@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from tortoise.backends.base.config_generator import expand_db_url
+
 MIGRATIONS_ROOT = Path(__file__).parent / "migrations"
 MODEL_MODULES = ["db.models", "aerich.models"]
 
@@ -31,9 +33,20 @@ def dialect_of(url: str) -> str:
     raise ValueError(f"unsupported database URL scheme: {url.split(':', 1)[0]}")
 
 
-def tortoise_config(url: str, *, pool_min: int = 2, pool_max: int = 20) -> dict[str, Any]:
+def tortoise_config(
+    url: str, *, pool_min: int = 2, pool_max: int = 20, timeouts: dict[str, float] | None = None
+) -> dict[str, Any]:
+    """`timeouts` (acquire_timeout, statement_timeout, lock_timeout, in seconds) selects the
+    bounded PostgreSQL client of `db.pool`; without it (migrations) Tortoise's own is used."""
+    connection: str | dict[str, Any] = normalize_url(url, pool_min=pool_min, pool_max=pool_max)
+    if timeouts is not None and dialect_of(url) == "postgres":
+        expanded = expand_db_url(str(connection))
+        connection = {
+            "engine": "db.pool",
+            "credentials": {**expanded["credentials"], **timeouts},
+        }
     return {
-        "connections": {"default": normalize_url(url, pool_min=pool_min, pool_max=pool_max)},
+        "connections": {"default": connection},
         "apps": {"models": {"models": MODEL_MODULES, "default_connection": "default"}},
         "use_tz": True,
         "timezone": "UTC",

@@ -16,13 +16,19 @@ from app.services.errors import NotFound, ValidationFailed
 from schema.context import Info
 from schema.enums import BuildStatus
 from schema.loaders import as_uuid
-from schema.permissions import CanRead
+from schema.permissions import CanRead, IsAdmin
 from schema.types.build import Build
 from schema.types.connection import BuildConnection, BuildEdge, PageInfo
 from schema.types.event import EventConnection, EventFilter, audit_events
 from schema.types.project import Project
 from schema.types.resume import ResumeRequest
 from schema.types.stats import Stats, resolve_stats
+from schema.types.webhook import (
+    WebhookDelivery,
+    WebhookSubscription,
+    resolve_deliveries,
+    resolve_subscriptions,
+)
 
 
 @strawberry.type
@@ -112,3 +118,19 @@ class Query:
         self, info: Info, project_id: strawberry.ID | None = None, since: datetime | None = None
     ) -> Stats:
         return await resolve_stats(info, project_id, since)
+
+    @strawberry.field(permission_classes=[IsAdmin],
+                      description="Outbound webhook subscriptions (admin; secrets are not shown).")
+    async def webhook_subscriptions(self, info: Info) -> list[WebhookSubscription]:
+        return await resolve_subscriptions(info)
+
+    @strawberry.field(
+        permission_classes=[IsAdmin],
+        description="A subscription's deliveries, newest event first, each with its attempts "
+        "(admin); `first` is 1 to 100, `status` pending, delivered or failed.",
+    )
+    async def webhook_deliveries(
+        self, info: Info, subscription_id: strawberry.ID, first: int = 20,
+        status: str | None = None,
+    ) -> list[WebhookDelivery]:
+        return await resolve_deliveries(info, subscription_id, first, status)

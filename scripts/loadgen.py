@@ -127,12 +127,31 @@ async def read_response(reader: asyncio.StreamReader) -> tuple[int, dict[bytes, 
     return status, headers, body
 
 
+async def connect(host: str, port: int, out: dict, warm: float, end: float):
+    """Open a connection; a refused one counts as an error (in the window) and is retried."""
+    while True:
+        try:
+            return await asyncio.open_connection(host, port)
+        except OSError as exc:
+            now = time.time()
+            if now >= end:
+                raise
+            if now >= warm:
+                out["errors"] += 1
+                if len(out["error_samples"]) < 3:
+                    out["error_samples"].append(f"connect: {exc!r}")
+            await asyncio.sleep(0.05)
+
+
 async def connection(spec: dict, wl: Workload, out: dict, seed: int) -> None:
     rnd = random.Random(seed)
     host, port = spec["host"], spec["port"]
     warm, end = spec["warmup_until"], spec["end"]
     lat = out["latencies_us"]
-    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        reader, writer = await connect(host, port, out, warm, end)
+    except OSError:
+        return
     try:
         while True:
             now = time.time()
@@ -149,7 +168,7 @@ async def connection(spec: dict, wl: Workload, out: dict, seed: int) -> None:
             if now < warm or time.time() > end:
                 if status == 0:
                     writer.close()
-                    reader, writer = await asyncio.open_connection(host, port)
+                    reader, writer = await connect(host, port, out, warm, end)
                 continue
             lat.append(int((t1 - t0) * 1e6))
             out["bytes"] += len(body)
@@ -162,7 +181,9 @@ async def connection(spec: dict, wl: Workload, out: dict, seed: int) -> None:
                     out["error_samples"].append(f"{status}: {body[:300].decode(errors='replace')}")
             if status == 0 or headers.get(b"connection", b"").lower() == b"close":
                 writer.close()
-                reader, writer = await asyncio.open_connection(host, port)
+                reader, writer = await connect(host, port, out, warm, end)
+    except OSError:
+        return
     finally:
         writer.close()
 
@@ -174,8 +195,16 @@ async def run(spec: dict) -> dict:
     if delay > 0:
         await asyncio.sleep(delay)
     cpu0 = resource.getrusage(resource.RUSAGE_SELF)
-    await asyncio.gather(*(connection(spec, wl, out, spec.get("seed", 0) * 1000 + c)
-                           for c in range(spec["connections"])))
+    tasks = [asyncio.create_task(connection(spec, wl, out, spec.get("seed", 0) * 1000 + c))
+             for c in range(spec["connections"])]
+    _, pending = await asyncio.wait(tasks, timeout=max(0.0, spec["end"] - time.time()) + 10)
+    for task in pending:  # a request still unanswered 10 s after the window: an error
+        task.cancel()
+        out["errors"] += 1
+        if len(out["error_samples"]) < 3:
+            out["error_samples"].append("no answer within 10 s after the measured window")
+    if pending:
+        await asyncio.wait(pending)
     cpu1 = resource.getrusage(resource.RUSAGE_SELF)
     out["cpu_seconds"] = (cpu1.ru_utime - cpu0.ru_utime) + (cpu1.ru_stime - cpu0.ru_stime)
     out["wall_seconds"] = time.time() - max(spec["start"], 0)

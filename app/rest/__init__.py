@@ -5,7 +5,10 @@ from __future__ import annotations
 from fastapi import Depends, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 
-from app.rest import artifacts, builds, errors, jobs, projects, resume, system, variables
+from app.rest import (
+    artifacts, builds, errors, jobs, observability, openapi, projects, resume, system, variables,
+)
+from app.rest import webhooks
 from app.rest.deps import public
 from app.settings import Settings
 
@@ -31,8 +34,11 @@ def create_rest_app(settings: Settings) -> FastAPI:
         openapi_url="/openapi.json",
     )
     errors.install(app)
+    openapi.install(app)  # the error answers of the cross-cutting layers, declared by rule
     for module in (system, projects, builds, artifacts, variables, resume, jobs):
         app.include_router(module.router)
+    app.include_router(observability.router)
+    app.include_router(webhooks.router)
 
     @app.get("/docs", include_in_schema=False, dependencies=[Depends(public)])
     async def swagger_ui():

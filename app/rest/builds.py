@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict
 
 from app.rest.deps import Reader, Writer
 from app.rest.schemas import BuildOut, EventOut, StateEntryOut
-from app.services import builds, events
+from app.services import audit, builds
 from app.services.commands import BuildStatus, CreateBuild, RecordFailure, TransitionBuild
 
 router = APIRouter(tags=["Builds"])
@@ -31,7 +31,7 @@ async def list_builds(
     status: BuildStatus | None = None,
     platform: str | None = None,
     limit: int = Query(50, ge=1, le=500),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=1_000_000_000),
 ):
     """List builds, newest first."""
     page = await builds.list_builds(
@@ -76,7 +76,12 @@ async def cancel_build(build_id: str, actor: Writer, body: CancelBody | None = N
 @router.get("/builds/{build_id}/events", response_model=list[EventOut], tags=["Audit"])
 async def build_events(
     build_id: str, actor: Reader, limit: int = Query(100, ge=1, le=1000),
-    after_id: int | None = Query(None, ge=0),
+    after_id: int | None = Query(None, ge=0, le=2**63 - 1),
+    action: str | None = Query(None, description="An action, or a family such as `resume.*`"),
+    actor_name: str | None = Query(None, alias="actor", description="Who made the change"),
 ):
     """The build's audit trail: who changed what, when and why."""
-    return await events.build_events(actor=actor, build_id=build_id, limit=limit, after_id=after_id)
+    return await audit.build_events(
+        actor=actor, build_id=build_id, limit=limit, after_id=after_id, action=action,
+        actor_name=actor_name,
+    )

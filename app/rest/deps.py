@@ -47,7 +47,10 @@ Admin = Annotated[Actor, Depends(require("admin"))]
 def expected_version(
     if_match: Annotated[
         str | None,
-        Header(description="Optimistic concurrency: the `version` you read; 412 when it moved"),
+        Header(
+            description="Optimistic concurrency: the `version` you read; 412 when it moved",
+            pattern=r'^\s*(W/)?"?[0-9]{1,18}"?\s*$',
+        ),
     ] = None,
 ) -> int | None:
     if if_match is None:

@@ -6,9 +6,12 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from tortoise.exceptions import DBConnectionError, IntegrityError, OperationalError
 
 from app.services.errors import DomainError
+from db.pool import InvalidData
 
 log = logging.getLogger("buildstate.rest")
 
@@ -58,8 +61,44 @@ async def unexpected(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def invalid_data(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"detail": f"a value cannot be stored: {exc}", "code": "VALIDATION"}, 422)
+
+
+def _allowed_methods(request: Request) -> set[str]:
+    """The methods of the path template that answered (Starlette's 405 names only the first
+    route's, while GET and POST of one path are often two routes)."""
+    probe = {**request.scope, "method": "\x00"}
+    router = getattr(request.scope.get("app"), "router", None)
+    routes, pending = [], list(getattr(router, "routes", ()))
+    while pending:  # in routing order; FastAPI keeps included routers as wrappers
+        route = pending.pop(0)
+        if hasattr(route, "original_router"):
+            pending[:0] = route.original_router.routes
+        else:
+            routes.append(route)
+    partial = [r for r in routes if r.matches(probe)[0] == Match.PARTIAL]
+    if not partial:
+        return set()
+    template = getattr(partial[0], "path", None)
+    return {m for r in partial if getattr(r, "path", None) == template
+            for m in (getattr(r, "methods", None) or ())}
+
+
+async def http_error(request: Request, exc: Exception) -> JSONResponse:
+    """Routing answers (no such path, method not allowed) as JSON, with a complete Allow."""
+    assert isinstance(exc, StarletteHTTPException)
+    headers = dict(getattr(exc, "headers", None) or {})
+    if exc.status_code == 405 and (allowed := _allowed_methods(request)):
+        headers["Allow"] = ", ".join(sorted(allowed))
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code,
+                        headers=headers or None)
+
+
 def install(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, domain_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(InvalidData, invalid_data)
     app.add_exception_handler(IntegrityError, integrity_error)
     app.add_exception_handler(DBConnectionError, database_unavailable)
     app.add_exception_handler(OperationalError, database_unavailable)

@@ -26,7 +26,7 @@ async def create_project(body: CreateProject, actor: Writer):
 
 @router.get("/projects", response_model=list[ProjectOut], tags=["Projects"])
 async def list_projects(
-    actor: Reader, limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0)
+    actor: Reader, limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0, le=1_000_000_000)
 ):
     """List projects."""
     return await projects.list_projects(actor=actor, limit=limit, offset=offset)

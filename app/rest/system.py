@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
@@ -45,7 +47,7 @@ async def token(request: Request, actor: Reader):
 class CreateKeyBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._-]+$")
-    scopes: list[str] = Field(min_length=1)
+    scopes: list[Literal["read", "write", "admin"]] = Field(min_length=1)
 
 
 @router.post("/auth/keys", status_code=201, response_model=CreatedKeyOut, tags=["Auth"])

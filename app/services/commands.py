@@ -4,33 +4,81 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import Enum
-from typing import Any, ClassVar, get_args
+from types import UnionType
+from typing import Any, ClassVar, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,99}$"
 StateCodeInt = Field(ge=0, le=1_000_000)
 
 
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _check_text(value: Any, name: str, depth: int = 0) -> None:
+    """No NUL characters anywhere (PostgreSQL cannot store them; SQLite would)."""
+    if depth > 32:
+        raise ValueError(f"{name} is nested more than 32 levels deep")
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError(f"{name} must not contain NUL characters")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_text(key, name, depth + 1)
+            _check_text(item, name, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _check_text(item, name, depth + 1)
+
+
+def _check_json(value: Any, name: str, depth: int = 0) -> None:
+    """JSON documents are stored as they are: integers must fit 64 bits, nesting stays sane."""
+    if depth > 32:
+        raise ValueError(f"{name} is nested more than 32 levels deep")
+    if isinstance(value, bool) or value is None:
+        return
+    if isinstance(value, int) and not _INT64[0] <= value <= _INT64[1]:
+        raise ValueError(f"{name} holds an integer outside the 64-bit range")
+    if isinstance(value, dict):
+        for item in value.values():
+            _check_json(item, name, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            _check_json(item, name, depth + 1)
+
+
 class Command(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    @model_validator(mode="before")
+    @field_validator("*", mode="before")
     @classmethod
-    def _exact_json_types(cls, data: Any) -> Any:
+    def _exact_json_types(cls, value: Any, info: ValidationInfo) -> Any:
         """`true` is not the number 1 and 0 is not `false`: refuse what lax parsing would coerce
-        (a script sending "is_resumable": 0 must hear about it, not store false)."""
-        if isinstance(data, dict):
-            for name, value in data.items():
-                field = cls.model_fields.get(name)
-                if field is None or value is None:
-                    continue
-                kinds = set(get_args(field.annotation)) or {field.annotation}
-                if bool in kinds and not isinstance(value, bool):
-                    raise ValueError(f"{name} must be true or false")
-                if int in kinds and bool not in kinds and isinstance(value, (bool, str)):
-                    raise ValueError(f"{name} must be an integer")
-        return data
+        (a script sending "is_resumable": 0 must hear about it, not store false); no NUL
+        characters, and JSON documents with 64-bit integers and sane nesting."""
+        field = cls.model_fields.get(info.field_name or "")
+        if field is None or value is None:
+            return value
+        _check_text(value, "the value")
+        union = get_origin(field.annotation) in (Union, UnionType)
+        kinds = set(get_args(field.annotation)) if union else {field.annotation}
+        if bool in kinds and not isinstance(value, bool):
+            raise ValueError("must be true or false")
+        if int in kinds and bool not in kinds and isinstance(value, (bool, str)):
+            raise ValueError("must be an integer")
+        if datetime in kinds and isinstance(value, (bool, int, float)):
+            raise ValueError("must be an ISO 8601 date-time")
+        if any(k is dict or getattr(k, "__origin__", None) is dict for k in kinds):
+            _check_json(value, "the document")
+        return value
 
 
 class UpdateCommand(Command):
@@ -215,7 +263,9 @@ class SetVariable(Command):
     is_sensitive: bool | None = None
     is_required_for_resume: bool | None = None
 
-    @field_validator("variable_value", mode="before")
+    @field_validator(
+        "variable_value", mode="before", json_schema_input_type=str | int | float | bool
+    )
     @classmethod
     def _stringify(cls, value: Any) -> Any:
         # Legacy scripts send numbers and booleans; the value is stored as text.
@@ -234,7 +284,9 @@ class UpdateVariable(UpdateCommand):
     is_sensitive: bool | None = None
     is_required_for_resume: bool | None = None
 
-    _stringify = field_validator("variable_value", mode="before")(SetVariable._stringify.__func__)
+    _stringify = field_validator(
+        "variable_value", mode="before", json_schema_input_type=str | int | float | bool | None
+    )(SetVariable._stringify.__func__)
 
 
 class DefineResumableState(Command):
@@ -309,7 +361,7 @@ class LinkJob(Command):
     parent_job_id: str | None = None
     resume_request_id: str | None = None
 
-    @field_validator("build_number", mode="before")
+    @field_validator("build_number", mode="before", json_schema_input_type=str | int | None)
     @classmethod
     def _number_as_text(cls, value: Any) -> Any:
         return str(value) if isinstance(value, int) and not isinstance(value, bool) else value

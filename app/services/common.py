@@ -50,7 +50,7 @@ async def record_event(
     data: dict[str, Any] | None = None,
 ) -> Event:
     """Write the audit row of a change; call inside the change's transaction."""
-    return await Event.create(
+    event = await Event.create(
         actor=actor.name,
         action=action,
         target_type=target_type,
@@ -61,6 +61,11 @@ async def record_event(
         reason=reason,
         data=data or {},
     )
+    db = Event._meta.db
+    if db.capabilities.dialect == "postgres":
+        # Delivered to listeners at commit, in commit order (app.services.live fans it out).
+        await db.execute_query("SELECT pg_notify('buildstate_events', $1)", [str(event.id)])
+    return event
 
 
 def conflict_from_integrity(exc: IntegrityError, message: str, **details: Any) -> Conflict:

@@ -22,6 +22,7 @@ from schema.mutations import (
     update_job,
     update_resumable_state,
     update_resume_request,
+    webhook_subscriptions,
 )
 
 
@@ -44,3 +45,5 @@ class Mutation:
     update_resumable_state = update_resumable_state.field
     link_job = link_job.field
     update_job = update_job.field
+    create_webhook_subscription = webhook_subscriptions.create_field
+    delete_webhook_subscription = webhook_subscriptions.delete_field

@@ -8,7 +8,9 @@ from datetime import datetime
 import strawberry
 
 from app.services import webhooks
+from app.services.errors import ValidationFailed
 from db import models
+from schema.context import Info
 
 
 @strawberry.type(description="An outbound webhook: events POSTed to a URL, signed with its secret "
@@ -93,3 +95,21 @@ async def deliveries_of(rows: list[models.WebhookDelivery]) -> list[WebhookDeliv
 
 def _id(value: uuid.UUID | None) -> strawberry.ID | None:
     return None if value is None else strawberry.ID(str(value))
+
+
+async def resolve_subscriptions(info: Info) -> list[WebhookSubscription]:
+    rows = await webhooks.list_subscriptions(actor=info.context.principal)
+    return [WebhookSubscription.from_model(r) for r in rows]
+
+
+async def resolve_deliveries(
+    info: Info, subscription_id: strawberry.ID, first: int, status: str | None
+) -> list[WebhookDelivery]:
+    limit = info.context.settings.graphql_max_page_size
+    if not 1 <= first <= limit:
+        raise ValidationFailed(f"first must be between 1 and {limit}", field="first")
+    rows = await webhooks.list_deliveries(
+        actor=info.context.principal, subscription_id=str(subscription_id), status=status,
+        limit=first,
+    )
+    return await deliveries_of(rows)

@@ -1,0 +1,218 @@
+"""asyncpg under Tortoise with bounded waits, and one error for "the database is unavailable".
+
+Tortoise's asyncpg client waits for a pooled connection forever and lets driver errors about
+dead connections escape untranslated. This client (selected by `db.config.tortoise_config`)
+bounds every wait — pool acquisition, statements, row locks — and turns the failures a
+restart, an outage or a saturated pool produce into `DatabaseUnavailable`, a Tortoise
+`DBConnectionError`, which the REST shim answers with 503 + Retry-After. It also releases the
+connection when a transaction's BEGIN fails (Tortoise 1.1.9 keeps it, and the task's context
+keeps pointing at it, which after a PostgreSQL restart leaks the pool slot for good).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import asyncpg
+from tortoise.backends.asyncpg.client import AsyncpgDBClient, TransactionWrapper
+from tortoise.backends.base.client import NestedTransactionContext, TransactionContextPooled
+from tortoise.connection import get_connections
+from tortoise.exceptions import DBConnectionError, OperationalError, TransactionManagementError
+
+log = logging.getLogger("buildstate.db")
+
+# Errors that say "not now" rather than "not ever": the caller should retry shortly.
+_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    asyncpg.PostgresConnectionError,  # connection lost, refused, rejected
+    asyncpg.OperatorInterventionError,  # admin shutdown, cannot connect now, statement timeout
+    asyncpg.InsufficientResourcesError,  # too many connections, disk full
+    asyncpg.LockNotAvailableError,  # lock_timeout
+    asyncpg.TransactionRollbackError,  # serialization failure, deadlock: retry as a whole
+    asyncpg.InterfaceError,  # "connection is closed" after the server went away
+    asyncpg.InternalClientError,  # a connection cut mid-operation: "cannot switch to state …"
+    ConnectionError,
+    OSError,
+    asyncio.TimeoutError,
+)
+
+
+class DatabaseUnavailable(DBConnectionError):
+    """The database cannot serve this request now (down, restarting, saturated, too slow)."""
+
+
+class InvalidData(OperationalError):
+    """PostgreSQL refused a value (a NUL character, a number out of range): the caller's input,
+    not an outage; SQLite would have stored it."""
+
+
+class _BoundedAcquire:
+    """`pool.acquire()` with a deadline, as an awaitable and as an async context manager."""
+
+    __slots__ = ("_ctx",)
+
+    def __init__(self, ctx: Any) -> None:
+        self._ctx = ctx
+
+    def __await__(self):
+        return self._get().__await__()
+
+    async def _get(self) -> Any:
+        try:
+            return await self._ctx
+        except asyncio.TimeoutError:
+            raise DatabaseUnavailable("no database connection became free in time") from None
+        except _UNAVAILABLE as exc:  # connecting failed: the server is down or restarting
+            raise DatabaseUnavailable(f"{type(exc).__name__}: {exc}") from exc
+
+    async def __aenter__(self) -> Any:
+        try:
+            return await self._ctx.__aenter__()
+        except asyncio.TimeoutError:
+            raise DatabaseUnavailable("no database connection became free in time") from None
+        except _UNAVAILABLE as exc:
+            raise DatabaseUnavailable(f"{type(exc).__name__}: {exc}") from exc
+
+    async def __aexit__(self, *exc: Any) -> Any:
+        return await self._ctx.__aexit__(*exc)
+
+
+class BoundedPool:
+    """An asyncpg pool whose `acquire` gives up after `acquire_timeout` seconds."""
+
+    def __init__(self, pool: asyncpg.Pool, acquire_timeout: float) -> None:
+        self._pool = pool
+        self.acquire_timeout = acquire_timeout
+
+    def acquire(self, *, timeout: float | None = None) -> _BoundedAcquire:
+        return _BoundedAcquire(
+            self._pool.acquire(timeout=self.acquire_timeout if timeout is None else timeout)
+        )
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._pool, name)
+
+
+async def _translate(client: Any, func: Any, *args: Any, **kwargs: Any) -> Any:
+    try:
+        return await AsyncpgDBClient._translate_exceptions(client, func, *args, **kwargs)
+    except DBConnectionError:
+        raise
+    except OperationalError as exc:
+        if isinstance(exc.__cause__, asyncpg.DataError):
+            raise InvalidData(str(exc.__cause__)) from exc.__cause__
+        raise
+    except _UNAVAILABLE as exc:
+        raise DatabaseUnavailable(f"{type(exc).__name__}: {exc}") from exc
+
+
+class _SafeTransactionContext(TransactionContextPooled):
+    """Tortoise's pooled transaction, minus the leak when BEGIN fails on a dead connection."""
+
+    async def __aenter__(self):  # type: ignore[override]
+        await self.ensure_connection()
+        self.client._connection = await self.client._parent._pool.acquire()
+        self.token = get_connections().set(self.connection_name, self.client)
+        try:
+            await self.client.begin()
+        except BaseException:
+            get_connections().reset(self.token)
+            try:
+                # asyncpg replaces a closed connection on release; a live one is reset.
+                await self.client._parent._pool.release(self.client._connection)
+            except Exception:  # the pool may be closing; the connection is lost either way
+                log.debug("could not release a connection whose BEGIN failed", exc_info=True)
+            raise
+        return self.client
+
+    async def __aexit__(self, exc_type: Any, exc_val: Any, exc_tb: Any) -> None:
+        try:
+            if not self.client._finalized:
+                if exc_type:
+                    if exc_type is not TransactionManagementError:  # it failed already
+                        await self.client.rollback()
+                else:
+                    await self.client.commit()
+        finally:
+            try:
+                if self.client._parent._pool:
+                    await self.client._parent._pool.release(self.client._connection)
+            except _UNAVAILABLE:
+                # Resetting a connection the server cut fails; asyncpg has terminated it and
+                # will open a new one. The transaction's own outcome (above) is what counts.
+                log.debug("could not release a broken connection", exc_info=True)
+            finally:
+                get_connections().reset(self.token)
+
+
+class BoundedTransactionWrapper(TransactionWrapper):
+    async def _translate_exceptions(self, func, *args, **kwargs):  # type: ignore[override]
+        return await _translate(self, func, *args, **kwargs)
+
+    # Tortoise leaves COMMIT and ROLLBACK untranslated. A COMMIT that fails this way is
+    # ambiguous (it may have been applied): the caller hears 503 and retries, with the same
+    # Idempotency-Key when it follows the documented practice.
+    async def commit(self) -> None:
+        try:
+            await super().commit()
+        except _UNAVAILABLE as exc:
+            raise DatabaseUnavailable(f"{type(exc).__name__}: {exc}") from exc
+
+    async def rollback(self) -> None:
+        try:
+            await super().rollback()
+        except _UNAVAILABLE as exc:
+            raise DatabaseUnavailable(f"{type(exc).__name__}: {exc}") from exc
+
+    def _in_transaction(self) -> NestedTransactionContext:
+        return NestedTransactionContext(BoundedTransactionWrapper(self))
+
+
+class BoundedAsyncpgClient(AsyncpgDBClient):
+    """Tortoise's asyncpg client with bounded waits (see the module docstring).
+
+    Extra credentials (from `db.config`): `acquire_timeout` (seconds to wait for a pooled
+    connection), `statement_timeout` and `lock_timeout` (seconds, enforced by PostgreSQL).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        acquire = float(kwargs.pop("acquire_timeout", 5.0))
+        statement = float(kwargs.pop("statement_timeout", 30.0))
+        lock = float(kwargs.pop("lock_timeout", 10.0))
+        super().__init__(*args, **kwargs)
+        self.acquire_timeout = acquire
+        if statement > 0:
+            self.server_settings.setdefault("statement_timeout", str(int(statement * 1000)))
+            # The client-side bound catches a server that stopped answering altogether.
+            self.extra.setdefault("command_timeout", statement + 5)
+        if lock > 0:
+            self.server_settings.setdefault("lock_timeout", str(int(lock * 1000)))
+        # A connection left idle inside a transaction (a stuck client) is closed by the server.
+        self.server_settings.setdefault("idle_in_transaction_session_timeout", "60000")
+        # Opening a connection counts against the same deadline as waiting for one.
+        self.extra.setdefault("timeout", max(1.0, acquire))
+
+    async def create_pool(self, **kwargs: Any) -> Any:
+        try:
+            pool = await asyncpg.create_pool(None, **kwargs)
+        except _UNAVAILABLE as exc:
+            raise DatabaseUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        return BoundedPool(pool, self.acquire_timeout)
+
+    async def create_connection(self, with_db: bool) -> None:
+        try:
+            await super().create_connection(with_db)
+        except DBConnectionError:
+            raise
+        except _UNAVAILABLE as exc:
+            raise DatabaseUnavailable(f"{type(exc).__name__}: {exc}") from exc
+
+    async def _translate_exceptions(self, func, *args, **kwargs):  # type: ignore[override]
+        return await _translate(self, func, *args, **kwargs)
+
+    def _in_transaction(self) -> TransactionContextPooled:
+        return _SafeTransactionContext(BoundedTransactionWrapper(self), self._pool_init_lock)
+
+
+client_class = BoundedAsyncpgClient

@@ -1,0 +1,123 @@
+"""Idempotency-Key on REST POSTs: replay, mismatch, scope per credential, expiry, release."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import httpx
+import pytest
+
+from app.services import idempotency
+from app.services.common import utcnow
+from app.services.errors import Conflict, ValidationFailed
+from db.models import IdempotencyKey, Project
+from tests.conftest import ADMIN_KEY, make_actor, unique
+
+
+def _project(pid: str, name: str = "one") -> dict:
+    return {"id": pid, "name": name}
+
+
+async def test_same_key_and_body_replays_the_first_answer(client: httpx.AsyncClient):
+    pid, key = unique("idem"), unique("k")
+    first = await client.post("/projects", json=_project(pid), headers={"Idempotency-Key": key})
+    assert first.status_code == 201 and "idempotent-replayed" not in first.headers
+    # Same content, other key order and spacing: the same request.
+    again = await client.post("/projects", content=f'{{ "name": "one", "id": "{pid}" }}',
+                              headers={"Idempotency-Key": key, "Content-Type": "application/json"})
+    assert again.status_code == 201
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.json() == first.json()
+    # Without the key the same body is a new request: a duplicate project.
+    assert (await client.post("/projects", json=_project(pid))).status_code == 409
+    assert await Project.filter(id=pid).count() == 1
+
+
+async def test_same_key_with_another_body_or_path_is_a_422(client: httpx.AsyncClient):
+    pid, key = unique("idem"), unique("k")
+    assert (await client.post("/projects", json=_project(pid),
+                              headers={"Idempotency-Key": key})).status_code == 201
+    other = await client.post("/projects", json=_project(pid, "two"),
+                              headers={"Idempotency-Key": key})
+    assert other.status_code == 422
+    assert other.json()["code"] == "VALIDATION" and "Idempotency-Key" in other.json()["detail"]
+    elsewhere = await client.post("/builds", json={"project_id": pid, "build_number": 1},
+                                  headers={"Idempotency-Key": key})
+    assert elsewhere.status_code == 422
+    assert (await Project.get(id=pid)).name == "one"
+
+
+async def test_error_answers_are_kept_too(client: httpx.AsyncClient):
+    key = unique("k")
+    body = {"project_id": "no-such-project", "build_number": 1}
+    first = await client.post("/builds", json=body, headers={"Idempotency-Key": key})
+    assert first.status_code == 404
+    again = await client.post("/builds", json=body, headers={"Idempotency-Key": key})
+    assert (again.status_code, again.json()) == (404, first.json())
+    assert again.headers["idempotent-replayed"] == "true"
+
+
+async def test_keys_belong_to_the_credential(client: httpx.AsyncClient):
+    key = unique("k")
+    a, b = unique("idem"), unique("idem")
+    assert (await client.post("/projects", json=_project(a),
+                              headers={"Idempotency-Key": key})).status_code == 201
+    # Another credential using the same key string makes its own request.
+    theirs = await client.post("/projects", json=_project(b),
+                               headers={"Idempotency-Key": key, "X-API-Key": ADMIN_KEY})
+    assert theirs.status_code == 201 and "idempotent-replayed" not in theirs.headers
+    assert theirs.json()["id"] == b
+
+
+async def test_keys_expire_after_the_ttl(client: httpx.AsyncClient):
+    pid, key = unique("idem"), unique("k")
+    assert (await client.post("/projects", json=_project(pid),
+                              headers={"Idempotency-Key": key})).status_code == 201
+    await IdempotencyKey.filter(key=key).update(created_at=utcnow() - timedelta(hours=25))
+    # Expired: the key is free again, and the request runs anew (here: a duplicate project).
+    late = await client.post("/projects", json=_project(pid), headers={"Idempotency-Key": key})
+    assert late.status_code == 409 and "idempotent-replayed" not in late.headers
+    assert await IdempotencyKey.filter(key=key).count() == 1
+    assert await idempotency.purge_expired(ttl_seconds=0) >= 1
+
+
+async def test_bad_keys_and_uncovered_paths(client: httpx.AsyncClient):
+    too_long = await client.post("/projects", json=_project(unique("idem")),
+                                 headers={"Idempotency-Key": "x" * 256})
+    assert too_long.status_code == 422
+    # /auth/* answers carry secrets: never stored, so the header is ignored there.
+    key = unique("k")
+    t1 = await client.post("/auth/token", headers={"Idempotency-Key": key})
+    t2 = await client.post("/auth/token", headers={"Idempotency-Key": key})
+    assert t1.status_code == t2.status_code == 200
+    assert t1.json()["access_token"] != t2.json()["access_token"]
+    assert not await IdempotencyKey.filter(key=key).exists()
+    # A denied caller claims nothing.
+    anonymous = await client.post("/projects", json=_project(unique("idem")),
+                                  headers={"Idempotency-Key": key, "X-API-Key": ""})
+    assert anonymous.status_code == 401
+    assert not await IdempotencyKey.filter(key=key).exists()
+
+
+async def test_service_release_stale_and_in_progress(database):
+    actor = make_actor("idem-service", "write")
+    args = dict(actor=actor, method="POST", path="/x", ttl_seconds=3600)
+    key = unique("k")
+    claim = await idempotency.claim(key=key, digest="a", wait_seconds=1, **args)
+    assert isinstance(claim, idempotency.Claim)
+    # In flight: a duplicate waits, then is told to retry.
+    with pytest.raises(Conflict):
+        await idempotency.claim(key=key, digest="a", wait_seconds=0.2, **args)
+    with pytest.raises(ValidationFailed):
+        await idempotency.claim(key=key, digest="b", wait_seconds=0.2, **args)
+    # A failed request releases the key: the retry owns it.
+    await idempotency.release(claim=claim)
+    retry = await idempotency.claim(key=key, digest="a", wait_seconds=1, **args)
+    assert isinstance(retry, idempotency.Claim) and retry.id != claim.id
+    # Abandoned by a dead process: taken over after `stale_after`.
+    await IdempotencyKey.filter(id=retry.id).update(created_at=utcnow() - timedelta(minutes=5))
+    taken = await idempotency.claim(key=key, digest="a", wait_seconds=1, stale_after=60, **args)
+    assert isinstance(taken, idempotency.Claim) and taken.id != retry.id
+    await idempotency.complete(claim=taken, status_code=201, body='{"ok": true}')
+    replay = await idempotency.claim(key=key, digest="a", wait_seconds=1, **args)
+    assert replay == idempotency.Replay(201, '{"ok": true}')

@@ -1,0 +1,55 @@
+"""The production profile: no GraphiQL, no introspection, no default or short secrets, no demo
+keys."""
+
+from __future__ import annotations
+
+import pydantic
+import pytest
+
+from app.services.keys import ensure_demo_keys
+from app.settings import DEV_ENCRYPTION_KEY, DEV_SECRET_KEY, Settings
+from tests.hardening.conftest import serve
+
+STRONG = {"secret_key": "s" * 40, "encryption_key": "e" * 40}
+INTROSPECT = {"query": "{ __schema { queryType { name } } }"}
+
+
+@pytest.mark.parametrize("secrets", [
+    {},
+    {"secret_key": DEV_SECRET_KEY, "encryption_key": "e" * 40},
+    {"secret_key": "s" * 40, "encryption_key": DEV_ENCRYPTION_KEY},
+    {"secret_key": "short", "encryption_key": "e" * 40},
+    {"secret_key": "s" * 40, "encryption_key": "e" * 31},
+])
+def test_production_refuses_default_or_short_secrets(secrets):
+    with pytest.raises(pydantic.ValidationError):
+        Settings(env="production", **secrets)
+
+
+def test_production_accepts_strong_secrets():
+    assert Settings(env="production", **STRONG).is_production
+
+
+async def test_production_never_creates_demo_keys(database: Settings):
+    with pytest.raises(RuntimeError):
+        await ensure_demo_keys(Settings(env="production", **STRONG))
+
+
+async def test_production_turns_off_graphiql_and_introspection(database: Settings):
+    production = database.model_copy(update={"env": "production", **STRONG})
+    async with serve(production) as http:
+        page = await http.get("/graphql", headers={"Accept": "text/html"})
+        assert "graphiql" not in page.text.lower()
+        refused = (await http.post("/graphql", json=INTROSPECT)).json()
+        assert refused["data"] is None
+        assert refused["errors"][0]["extensions"]["code"] == "INTROSPECTION_DISABLED"
+        typename = (await http.post("/graphql", json={"query": "{ __typename }"})).json()
+        assert typename == {"data": {"__typename": "Query"}, "extensions": typename["extensions"]}
+        works = (await http.post("/graphql", json={"query": "{ projects(first: 1) { id } }"}))
+        assert "errors" not in works.json()
+
+    async with serve(database) as http:  # development keeps both
+        page = await http.get("/graphql", headers={"Accept": "text/html"})
+        assert page.status_code == 200 and "graphiql" in page.text.lower()
+        answer = (await http.post("/graphql", json=INTROSPECT)).json()
+        assert answer["data"]["__schema"]["queryType"]["name"] == "Query"
