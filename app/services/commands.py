@@ -68,6 +68,12 @@ class Command(BaseModel):
         if field is None or value is None:
             return value
         _check_text(value, "the value")
+        if isinstance(value, str):
+            # The documented maxLength counts what was sent, before whitespace is stripped.
+            limit = next((m.max_length for m in field.metadata
+                          if getattr(m, "max_length", None) is not None), None)
+            if limit is not None and len(value) > limit:
+                raise ValueError(f"must be at most {limit} characters")
         union = get_origin(field.annotation) in (Union, UnionType)
         kinds = set(get_args(field.annotation)) if union else {field.annotation}
         if bool in kinds and not isinstance(value, bool):
