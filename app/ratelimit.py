@@ -64,11 +64,13 @@ class RateLimiter:
             anonymous_per_second=settings.rate_limit_anonymous_per_second,
         )
 
-    def take(self, identity: Identity, cost: float) -> float | None:
+    def take(self, identity: Identity, cost: float, *, paid: float = 0.0) -> float | None:
         """Spend `cost` units: None when allowed, else the seconds to wait before retrying.
 
         A cost above the burst is allowed from a full bucket (which then runs into debt), so
-        that the largest operation the limits admit can always run eventually.
+        that the largest operation the limits admit can always run eventually. `paid` is what
+        the same request already spent (a GraphQL operation pays its request cost first, then
+        its node cost): a bucket that was full when the request began counts as full.
         """
         burst, rate = self._params[identity[0]]
         now = self._clock()
@@ -82,7 +84,7 @@ class RateLimiter:
             self._buckets.move_to_end(identity)
             bucket.tokens = min(burst, bucket.tokens + (now - bucket.stamp) * rate)
             bucket.stamp = now
-        need = min(cost, burst)
+        need = min(cost, max(0.0, burst - paid))
         if bucket.tokens >= need:
             bucket.tokens -= cost
             return None
@@ -96,15 +98,19 @@ class RateLimiter:
         return min(burst, bucket.tokens + (self._clock() - bucket.stamp) * rate)
 
 
-@dataclass(frozen=True)
+@dataclass
 class RateLimitHandle:
     """What the GraphQL layer needs to charge an operation's cost to the same bucket."""
 
     limiter: RateLimiter
     identity: Identity
+    paid: float = 0.0
 
     def take(self, cost: float) -> float | None:
-        return self.limiter.take(self.identity, cost)
+        wait = self.limiter.take(self.identity, cost, paid=self.paid)
+        if wait is None:
+            self.paid += cost
+        return wait
 
 
 def identity_of(scope: Scope) -> Identity:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from app.ratelimit import RateLimiter
+from app.ratelimit import RateLimiter, RateLimitHandle
 from app.settings import Settings
 from tests.conftest import ADMIN_KEY
 from tests.hardening.conftest import serve
@@ -38,6 +38,19 @@ def test_token_bucket_refills_and_tells_how_long_to_wait():
     assert limiter.take(("actor", "big"), 1) is not None
     clock.now += 1.6
     assert limiter.take(("actor", "big"), 1) is None
+
+
+def test_an_operation_dearer_than_the_burst_runs_after_its_own_request_cost():
+    # A GraphQL request pays its request cost, then its node cost: a bucket that was full when
+    # the request began still admits the largest operation, however fast the two steps follow.
+    clock = FakeClock()
+    limiter = RateLimiter(burst=100, per_second=1, anonymous_burst=1, anonymous_per_second=1,
+                          clock=clock)
+    handle = RateLimitHandle(limiter, ("actor", "me"))
+    assert handle.take(10) is None
+    assert handle.take(250) is None
+    # ... and the next request of the same caller waits until the debt is paid back.
+    assert RateLimitHandle(limiter, ("actor", "me")).take(10) == 170.0
 
 
 def test_bucket_memory_is_bounded():
