@@ -17,6 +17,9 @@ from pydantic import (
 )
 
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,99}$"
+# CI platforms the orchestrator can trigger, and the names it may put into their URLs.
+ORCHESTRATION_PLATFORMS = ("jenkins", "concourse", "generic")
+SAFE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 StateCodeInt = Field(ge=0, le=1_000_000)
 
 
@@ -323,10 +326,29 @@ class UpdateResumableState(UpdateCommand):
 
 
 class OrchestrationConfig(Command):
+    """Which CI job continues the build. Names only: URLs and credentials come from settings."""
+
     model_config = ConfigDict(extra="allow", str_strip_whitespace=True)
     platform: str | None = Field(default=None, max_length=50)
-    pipeline: str | None = Field(default=None, max_length=255)
-    job: str | None = Field(default=None, max_length=255)
+    pipeline: str | None = Field(default=None, pattern=SAFE_NAME_PATTERN)
+    job: str | None = Field(default=None, pattern=SAFE_NAME_PATTERN)
+
+    @field_validator("platform")
+    @classmethod
+    def _known_platform(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.lower()
+        if value not in ORCHESTRATION_PLATFORMS:
+            raise ValueError(f"must be one of {', '.join(ORCHESTRATION_PLATFORMS)}")
+        return value
+
+    @field_validator("pipeline", "job")
+    @classmethod
+    def _no_dot_dot(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and ".." in value:
+            raise ValueError(f"{info.field_name} must not contain '..'")
+        return value
 
 
 class RequestResume(Command):

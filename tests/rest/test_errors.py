@@ -106,6 +106,19 @@ async def test_not_resumable_is_422_listing_what_is_missing(client):
     assert r.status_code == 422
 
 
+async def test_an_orchestration_config_the_worker_could_not_use_is_422(client):
+    _, build_id = await make_failed_build(client)
+    await client.post(f"/builds/{build_id}/failure", json={"state_code": 35, "error_message": "x"})
+    for config, field in [({"platform": "gitlab"}, "platform"),
+                          ({"platform": "jenkins", "pipeline": "../../script"}, "pipeline"),
+                          ({"platform": "jenkins", "job": "a/b"}, "job")]:
+        r = await client.post(f"/builds/{build_id}/resume",
+                              json={**RESUME, "orchestration_config": config})
+        assert r.status_code == 422, r.text
+        assert ["body", "orchestration_config", field] in [e["loc"] for e in r.json()["detail"]]
+    assert (await client.get(f"/builds/{build_id}/resume-requests")).json() == []
+
+
 async def test_oversized_body_is_413(client):
     _, build_id = await make_failed_build(client)
     big = {**ARTIFACT, "metadata": {"blob": "x" * (1024 * 1024 + 10)}}

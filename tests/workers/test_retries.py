@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from pydantic import ValidationError
 
+from app.services.commands import OrchestrationConfig
 from app.services.orchestration.backoff import RateLimiter, retry_delay
 from app.services.orchestration.runtime import Runtime
 from app.settings import Settings
@@ -82,14 +84,29 @@ async def test_a_4xx_is_not_retried(rt: Runtime, jenkins: FakeJenkins, writer) -
 async def test_bad_orchestration_config_fails_without_any_call(
     rt: Runtime, jenkins: FakeJenkins, concourse: FakeConcourse, writer, config, message
 ) -> None:
-    request = await failed_build_with_request(
-        writer, platform=config["platform"], pipeline=config.get("pipeline", "images"),
-        job=config.get("job", "rhel9"),
-    )
+    # The API refuses most of these up front (test below); the worker still checks what is
+    # stored (rows from before that check, a project's default platform) before any call.
+    request = await failed_build_with_request(writer, platform=None)
+    stored = {"pipeline": "images", "job": "rhel9", **config}
+    await ResumeRequest.filter(id=request.id).update(orchestration_config=stored)
     assert await dispatch_once(rt) == ["failed"]
     row = await ResumeRequest.get(id=request.id)
     assert row.status == "failed" and message in row.error_message
     assert jenkins.ledger == [] and concourse.ledger == []
+
+
+@pytest.mark.parametrize("config, field", [
+    ({"platform": "jenkins", "pipeline": "../../script"}, "pipeline"),
+    ({"platform": "jenkins", "job": "a/b"}, "job"),
+    ({"platform": "jenkins", "job": "a..b"}, "job"),
+    ({"platform": "gitlab"}, "platform"),
+])
+def test_the_api_refuses_an_orchestration_config_the_worker_could_not_use(config, field):
+    with pytest.raises(ValidationError) as caught:
+        OrchestrationConfig(**config)
+    assert [e["loc"][0] for e in caught.value.errors()] == [field]
+    assert OrchestrationConfig(platform="Jenkins", pipeline="images", job="rhel-9.4").platform \
+        == "jenkins"
 
 
 async def test_a_request_nobody_routed_is_left_to_people(rt: Runtime, jenkins, writer) -> None:

@@ -13,11 +13,12 @@ from typing import Any, Protocol
 
 import httpx
 
+from app.services.commands import ORCHESTRATION_PLATFORMS, SAFE_NAME_PATTERN
 from app.settings import Settings
 from db.models import Build, Project, ResumeRequest
 
-PLATFORMS = ("jenkins", "concourse", "generic")
-_SEGMENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+PLATFORMS = ORCHESTRATION_PLATFORMS
+_SEGMENT = re.compile(SAFE_NAME_PATTERN)
 
 # Job states every platform is mapped to (the BuildJob vocabulary plus `queued`).
 QUEUED, RUNNING, SUCCESS, FAILED, ABORTED = "queued", "running", "success", "failed", "aborted"
