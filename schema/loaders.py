@@ -26,6 +26,7 @@ from db.models import (
     ResumableState,
     ResumeRequest,
     StateCode,
+    TriggerAttempt,
     Variable,
 )
 
@@ -74,6 +75,7 @@ class Loaders:
     jobs: DataLoader[uuid.UUID, list[BuildJob]]
     states: DataLoader[uuid.UUID, list[BuildState]]
     resume_requests: DataLoader[uuid.UUID, list[ResumeRequest]]
+    trigger_attempts: DataLoader[uuid.UUID, list[TriggerAttempt]]
     resume_context: DataLoader[uuid.UUID, context.ResumeContext | None]
     state_codes: DataLoader[str, list[StateCode]]
     resumable_states: DataLoader[str, list[ResumableState]]
@@ -91,6 +93,7 @@ class Loaders:
             jobs=DataLoader(_many(jobs.jobs_by_build_ids)),
             states=DataLoader(_many(builds.states_by_build_ids)),
             resume_requests=DataLoader(_many(resume.resume_requests_by_build_ids)),
+            trigger_attempts=DataLoader(_many(resume.trigger_attempts_by_request_ids)),
             resume_context=DataLoader(_one(context.resume_contexts_by_build_ids)),
             state_codes=DataLoader(_many(projects.state_codes_by_project_ids)),
             resumable_states=DataLoader(_many(resumable.resumable_states_by_project_ids)),

@@ -5,7 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter, Query
 
 from app.rest.deps import ExpectedVersion, Reader, Writer
-from app.rest.schemas import ArtifactOut, ResumableStateOut, ResumeContextOut, ResumeRequestOut
+from app.rest.schemas import (
+    ArtifactOut,
+    ResumableStateOut,
+    ResumeContextOut,
+    ResumeRequestOut,
+    TriggerAttemptOut,
+)
 from app.services import context, resume
 from app.services.commands import RequestResume, ResumeStatus, UpdateResumeRequest
 
@@ -58,6 +64,14 @@ async def list_resume_requests(build_id: str, actor: Reader, status: ResumeStatu
 async def get_resume_request(request_id: str, actor: Reader):
     """Get a resume request."""
     return ResumeRequestOut.of(await resume.get_resume_request(actor=actor, request_id=request_id))
+
+
+@router.get("/resume-requests/{request_id}/trigger-attempts",
+            response_model=list[TriggerAttemptOut])
+async def list_trigger_attempts(request_id: str, actor: Reader):
+    """Every try of the orchestrator to start the request's CI job, oldest first."""
+    rows = await resume.list_trigger_attempts(actor=actor, request_id=request_id)
+    return [TriggerAttemptOut.model_validate(r) for r in rows]
 
 
 @router.patch("/resume-requests/{request_id}", response_model=ResumeRequestOut)

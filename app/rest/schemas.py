@@ -154,6 +154,19 @@ class ResumeRequestOut(Out):
         return cls(resume_request_id=row.id, **data)
 
 
+class TriggerAttemptOut(Out):
+    id: uuid.UUID
+    resume_request_id: uuid.UUID
+    attempt: int = Field(description="1 for the first try")
+    platform: str
+    worker: str = Field(description="The worker process that made the call")
+    status: str = Field(description="sending | succeeded | failed")
+    error: str | None
+    response: dict[str, Any] = Field(description="What the CI answered: target, job reference")
+    started_at: datetime
+    finished_at: datetime | None
+
+
 class JobOut(Out):
     id: uuid.UUID
     build_id: uuid.UUID

@@ -23,7 +23,15 @@ from app.services.errors import (
     ValidationFailed,
 )
 from app.services.variables import upsert_variable
-from db.models import Artifact, Build, ResumableState, ResumeRequest, StateCode, Variable
+from db.models import (
+    Artifact,
+    Build,
+    ResumableState,
+    ResumeRequest,
+    StateCode,
+    TriggerAttempt,
+    Variable,
+)
 
 # The status machine. Reopening a build through its state API also moves pending/triggered to
 # running (app.services.builds._reopen); that is the only other way in.
@@ -169,6 +177,21 @@ async def resume_requests_by_build_ids(ids: list[uuid.UUID]) -> dict[uuid.UUID, 
     out: dict[uuid.UUID, list[ResumeRequest]] = {i: [] for i in ids}
     for row in await ResumeRequest.filter(build_id__in=ids).order_by("created_at", "id"):
         out.setdefault(row.build_id, []).append(row)
+    return out
+
+
+async def list_trigger_attempts(*, actor: Actor, request_id: str) -> list[TriggerAttempt]:
+    """Every try of the orchestrator to start the request's CI job, oldest first."""
+    request = await get_resume_request(actor=actor, request_id=request_id)
+    return (await trigger_attempts_by_request_ids([request.id]))[request.id]
+
+
+async def trigger_attempts_by_request_ids(
+    ids: list[uuid.UUID],
+) -> dict[uuid.UUID, list[TriggerAttempt]]:
+    out: dict[uuid.UUID, list[TriggerAttempt]] = {i: [] for i in ids}
+    for row in await TriggerAttempt.filter(resume_request_id__in=ids).order_by("attempt"):
+        out.setdefault(row.resume_request_id, []).append(row)
     return out
 
 

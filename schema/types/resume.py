@@ -28,6 +28,27 @@ class VariableChange:
         return cls(key=str(record.get("key")), old=record.get("old"), new=record.get("new"))
 
 
+@strawberry.type(description="One try of the orchestrator to start a resume request's CI job.")
+class TriggerAttempt:
+    id: strawberry.ID
+    attempt: int = strawberry.field(description="1 for the first try.")
+    platform: str
+    worker: str = strawberry.field(description="The worker process that made the call.")
+    status: str = strawberry.field(description="sending | succeeded | failed")
+    error: str | None
+    response: JSON = strawberry.field(description="What the CI answered: target, job reference.")
+    started_at: datetime
+    finished_at: datetime | None
+
+    @classmethod
+    def from_model(cls, m: models.TriggerAttempt) -> TriggerAttempt:
+        return cls(
+            id=strawberry.ID(str(m.id)), attempt=m.attempt, platform=m.platform, worker=m.worker,
+            status=m.status, error=m.error, response=m.response or {},
+            started_at=m.started_at, finished_at=m.finished_at,
+        )
+
+
 @strawberry.type(description="A request to continue a build from a state; who asked, when and why.")
 class ResumeRequest:
     id: strawberry.ID
@@ -68,6 +89,11 @@ class ResumeRequest:
             error_message=m.error_message, metadata=m.metadata or {}, version=m.version,
             created_at=m.created_at, updated_at=m.updated_at,
         )
+
+    @strawberry.field(description="Every try of the orchestrator to start the CI job, oldest first.")
+    async def trigger_attempts(self, info: Info) -> list[TriggerAttempt]:
+        rows = await info.context.loaders.trigger_attempts.load(uuid.UUID(str(self.id)))
+        return [TriggerAttempt.from_model(r) for r in rows]
 
     @strawberry.field(description="The build to resume.")
     async def build(

@@ -47,6 +47,33 @@ async def test_fails_twice_then_succeeds(rt: Runtime, jenkins: FakeJenkins, writ
     assert len(jenkins.trigger_calls()) == 3 and len(jenkins.triggers()) == 1
 
 
+async def test_trigger_attempts_are_readable_through_rest_and_graphql(
+    rt: Runtime, jenkins: FakeJenkins, writer, client
+) -> None:
+    jenkins.fail_next = 1
+    request = await failed_build_with_request(writer)
+    for _ in range(2):
+        await dispatch_once(rt)
+        await _until_due(request.id)
+    rest = await client.get(f"/resume-requests/{request.id}/trigger-attempts")
+    assert rest.status_code == 200, rest.text
+    assert [(a["attempt"], a["status"], a["platform"]) for a in rest.json()] == [
+        (1, "failed", "jenkins"), (2, "succeeded", "jenkins")]
+    assert "HTTP 500" in rest.json()[0]["error"] and rest.json()[1]["finished_at"]
+    query = """query($id: ID!) { resumeRequest(id: $id) { attempts
+        triggerAttempts { attempt status error worker response } } }"""
+    answer = (await client.post("/graphql", json={"query": query,
+                                                  "variables": {"id": str(request.id)}})).json()
+    got = answer["data"]["resumeRequest"]
+    assert got["attempts"] == 2
+    assert [(a["attempt"], a["status"]) for a in got["triggerAttempts"]] == [
+        (1, "failed"), (2, "succeeded")]
+    assert got["triggerAttempts"][1]["response"]["job"]["queue_id"]
+    missing = await client.get("/resume-requests/00000000-0000-0000-0000-000000000000"
+                               "/trigger-attempts")
+    assert missing.status_code == 404
+
+
 async def test_always_failing_trigger_ends_failed_with_the_error(
     rt: Runtime, jenkins: FakeJenkins, writer
 ) -> None:
