@@ -20,7 +20,7 @@ from app.database import close_db, init_db
 from app.idempotency import IdempotencyMiddleware
 from app.logging import LogContextMiddleware, configure_logging
 from app.metrics import PrometheusMiddleware, mark_process_dead
-from app.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from app.middleware import BodyLimitMiddleware, RequestIdMiddleware, SqlCountMiddleware
 from app.observability_settings import get_observability_settings
 from app.ratelimit import RateLimiter, RateLimitMiddleware, auth_failure_handler
 from app.rest import create_rest_app
@@ -75,6 +75,7 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
             Mount("", rest),
         ],
         middleware=[
+            *([Middleware(SqlCountMiddleware)] if settings.count_sql else []),
             Middleware(RequestIdMiddleware),
             Middleware(LogContextMiddleware),
             Middleware(

@@ -1,4 +1,4 @@
-"""Pure ASGI middleware: request ids and the request-body bound."""
+"""Pure ASGI middleware: request ids, the request-body bound, the SQL statement count."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import re
 import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from db import sqlcount
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -88,3 +90,27 @@ async def _too_large(send: Send, max_bytes: int) -> None:
                     (b"content-length", str(len(body)).encode())],
     })
     await send({"type": "http.response.body", "body": body})
+
+
+class SqlCountMiddleware:
+    """`X-SQL-Statements: N` on every HTTP answer: the statements the request sent to PostgreSQL
+    before its answer started (BUILDSTATE_COUNT_SQL=1; db.sqlcount says what counts). Outermost,
+    so that authentication and idempotency lookups count too. SQLite sends no header."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        with sqlcount.counting() as counter:
+
+            async def send_with_count(message: Message) -> None:
+                if message["type"] == "http.response.start" and sqlcount.supported():
+                    message["headers"] = list(message.get("headers") or []) + [
+                        (b"x-sql-statements", str(counter.statements).encode())
+                    ]
+                await send(message)
+
+            await self.app(scope, receive, send_with_count)

@@ -115,6 +115,10 @@ class Settings(BaseSettings):
                     )
         return self
 
+    # --- Performance (issue 6) ---
+    # Answer every HTTP request with `X-SQL-Statements: N` (statements it sent to PostgreSQL).
+    count_sql: bool = False
+
 
 @lru_cache
 def get_settings() -> Settings:
