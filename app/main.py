@@ -21,7 +21,6 @@ from app.idempotency import IdempotencyMiddleware
 from app.logging import LogContextMiddleware, configure_logging
 from app.metrics import PrometheusMiddleware, mark_process_dead
 from app.middleware import BodyLimitMiddleware, RequestIdMiddleware, SqlCountMiddleware
-from app.observability_settings import get_observability_settings
 from app.ratelimit import RateLimiter, RateLimitMiddleware, auth_failure_handler
 from app.rest import create_rest_app
 from app.rest.errors import http_error
@@ -39,15 +38,13 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
     """Build the application; `manage_db=False` leaves the ORM to the caller (tests)."""
     settings = settings or get_settings()
 
-    ops = get_observability_settings()
-
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         if manage_db:
-            configure_logging(ops.log_level, ops.log_format)
+            configure_logging(settings.log_level, settings.log_format)
             await init_db(settings)
         embedded = start_embedded(settings)  # orchestrator + webhook sender, when configured
-        cleanup = start_periodic(ops) if manage_db else None  # artifact cleanup, every interval
+        cleanup = start_periodic(settings) if manage_db else None  # artifact cleanup, every interval
         try:
             yield
         finally:
@@ -80,7 +77,9 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
             Middleware(LogContextMiddleware),
             Middleware(
                 PrometheusMiddleware,
-                metrics_token=ops.metrics_token.get_secret_value() if ops.metrics_token else None,
+                metrics_token=(
+                    settings.metrics_token.get_secret_value() if settings.metrics_token else None
+                ),
             ),
             Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
             Middleware(DatabaseUnavailableMiddleware),

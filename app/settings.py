@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 # Development-only defaults. Production refuses to start with them (see check_production).
@@ -90,6 +90,28 @@ class Settings(BaseSettings):
     webhook_idle_seconds: float = Field(default=1.0, gt=0)
     # Event ids can commit out of order on PostgreSQL: a gap is waited for this long.
     event_gap_seconds: float = Field(default=30.0, ge=0)
+
+    # --- Lifecycle and observability (issue 5) ---
+    # A token Prometheus may present as `Authorization: Bearer <token>` to scrape /metrics
+    # without an API key (a read-scoped key or JWT works too). Unset: keys only.
+    metrics_token: SecretStr | None = None
+    log_format: Literal["json", "text"] = "json"
+    log_level: str = "INFO"
+    # How often a process that runs the periodic artifact cleanup (the API process when it
+    # manages the database, and `python -m app.workers.orchestrator`) runs it; 0 = never (run
+    # `python -m app.workers.cleanup` from cron instead). On PostgreSQL one run at a time holds
+    # an advisory lock: the others skip that round.
+    cleanup_interval_seconds: int = Field(default=3600, ge=0)
+    cleanup_delete_from_storage: bool = False  # the periodic run also deletes the objects
+    cleanup_batch_size: int = Field(default=500, ge=1, le=10_000)
+    # The folder `local` artifacts live under (files elsewhere are never deleted); unset = off.
+    storage_local_root: str | None = None
+    # Where the `s3` backend sends its calls (credentials: the usual AWS variables or files).
+    storage_s3_endpoint_url: str | None = None
+    storage_s3_region: str | None = None
+    # Subscriptions re-check their connection's credential this often: a revoked key or an
+    # expired token ends them with an UNAUTHENTICATED error.
+    subscription_auth_check_seconds: float = Field(default=5.0, gt=0)
 
     @field_validator("trigger_retry_delays", "webhook_retry_delays", mode="before")
     @classmethod

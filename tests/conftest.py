@@ -26,6 +26,10 @@ from app.settings import Settings
 
 PG_ADMIN_DSN = os.environ.get("BUILDSTATE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 IN_CI = os.environ.get("CI", "").lower() == "true"
+# The periodic artifact cleanup (on by default in the API and worker processes) would retire
+# other tests' expired artifacts in the shared database: the test session's Settings and the
+# processes tests start inherit "off" unless a test turns it on.
+os.environ.setdefault("BUILDSTATE_CLEANUP_INTERVAL_SECONDS", "0")
 
 READ_KEY, WRITE_KEY, ADMIN_KEY = "dev-key-12345", "dev-key-12345", "admin-key-99999"
 

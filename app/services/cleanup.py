@@ -10,15 +10,24 @@ the transaction rolls back and the record stays exactly as it was; the failure i
 the next run tries again. Artifacts retired earlier without deleting their objects get them
 deleted (`storage_deleted_at`, one `artifact.storage_deleted` event). A second run finds nothing
 left to do: retired rows are no longer candidates and deleted objects are not deleted twice.
+
+Several processes may run it (the API process, every orchestrator worker, cron): on PostgreSQL a
+real run first takes an advisory lock on a connection of its own, so one run works at a time and
+the others skip that round (`skipped` in the report); the lock goes with the connection, so a
+process that dies mid-run leaves nothing held. Each row is still re-read under its lock before
+it is changed, so a concurrent writer (or a second run) never makes it retire or delete twice.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import asyncpg
 from tortoise.transactions import in_transaction
 
 from app.services import derived
@@ -27,6 +36,8 @@ from app.services.common import record_event, utcnow
 from app.services.resumable import configs_for
 from app.services.storage import StorageBackend, StorageError, backend_name, pick
 from db.models import Artifact, Build, ResumeRequest
+
+log = logging.getLogger("buildstate.cleanup")
 
 CLEANUP_ACTOR = Actor(name="cleanup", scopes=frozenset({"read", "write", "admin"}), kind="system")
 
@@ -39,6 +50,9 @@ KEPT_NEEDED = "kept_needed"
 FAILED = "failed"
 STORAGE_SKIPPED = "storage_skipped"
 GONE = "gone"  # changed by someone else between the scan and the lock
+
+# pg_try_advisory_lock key of a real cleanup run (any constant bigint unique to this use).
+LOCK_KEY = 0x62735F636C65616E  # "bs_clean"
 
 
 @dataclass(frozen=True)
@@ -59,6 +73,7 @@ class CleanupReport:
     started_at: datetime
     finished_at: datetime | None = None
     items: list[CleanupItem] = field(default_factory=list)
+    skipped: str | None = None  # why nothing was looked at (another run held the lock)
 
     def count(self, outcome: str) -> int:
         return sum(1 for i in self.items if i.outcome == outcome)
@@ -134,6 +149,23 @@ async def run_cleanup(
     now = now or utcnow()
     backends = backends or {}
     report = CleanupReport(dry_run=dry_run, delete_from_storage=delete_from_storage, started_at=now)
+    if dry_run:  # reads only: it needs no lock
+        await _run(report, actor, backends, now, limit)
+        return report
+    async with exclusive_run() as mine:
+        if mine:
+            await _run(report, actor, backends, now, limit)
+        else:
+            report.skipped = "another cleanup run is in progress"
+            report.finished_at = utcnow()
+    return report
+
+
+async def _run(
+    report: CleanupReport, actor: Actor, backends: Mapping[str, StorageBackend], now: datetime,
+    limit: int,
+) -> None:
+    dry_run, delete_from_storage = report.dry_run, report.delete_from_storage
     candidates = await _expired_live(now).order_by("expires_at", "id").limit(limit)
     needed = await needed_by_open_requests(candidates)
     for artifact in candidates:
@@ -158,7 +190,33 @@ async def run_cleanup(
             else:
                 report.items.append(await _delete_object(actor, artifact, backend))
     report.finished_at = utcnow()
-    return report
+
+
+def _dialect() -> str:
+    return Artifact._meta.db.capabilities.dialect
+
+
+@contextlib.asynccontextmanager
+async def exclusive_run() -> AsyncIterator[bool]:
+    """Whether this process may run cleanup now: PostgreSQL's advisory lock, held on a
+    connection of its own (not a pool slot) for the whole run; always yes on SQLite."""
+    if _dialect() != "postgres":
+        yield True
+        return
+    client = Artifact._meta.db
+    conn = await asyncpg.connect(
+        host=client.host, port=client.port, user=client.user, password=client.password,
+        database=client.database, timeout=10,
+        server_settings={"application_name": "buildstate-cleanup-lock"},
+    )
+    try:
+        yield bool(await conn.fetchval("SELECT pg_try_advisory_lock($1)", LOCK_KEY, timeout=10))
+    finally:
+        try:  # closing the session releases its advisory locks
+            await conn.close(timeout=5)
+        except Exception:  # noqa: BLE001 - the server drops the lock with the connection
+            log.debug("cleanup lock connection did not close cleanly", exc_info=True)
+            conn.terminate()
 
 
 def _plan(artifact: Artifact, backends: Mapping[str, StorageBackend], delete: bool) -> CleanupItem:

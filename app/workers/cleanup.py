@@ -2,8 +2,10 @@
 
 Prints what it did (or would do) and exits 1 when a storage backend failed for some artifact
 (those records are left as they were and the next run tries again), else 0. The same job runs
-periodically inside the service process (BUILDSTATE_CLEANUP_INTERVAL_SECONDS), and `serve()`
-runs it in any worker process next to its other loops.
+every BUILDSTATE_CLEANUP_INTERVAL_SECONDS (0 = never) inside the API process when it manages
+the database and inside every `python -m app.workers.orchestrator` process. On PostgreSQL the
+runs take turns through an advisory lock (app.services.cleanup.exclusive_run): a run that finds
+the lock taken skips that round, so any number of processes may have it on.
 """
 
 from __future__ import annotations
@@ -19,18 +21,17 @@ from typing import Any
 
 from app.database import close_db, init_db
 from app.metrics import record_cleanup
-from app.observability_settings import ObservabilitySettings, get_observability_settings
 from app.services.cleanup import CLEANUP_ACTOR, CleanupReport, run_cleanup
 from app.services.storage import StorageBackend
 from app.services.storage.local import LocalStorage
 from app.services.storage.s3 import S3Storage
-from app.settings import get_settings
+from app.settings import Settings, get_settings
 from app.workers.loop import Loop
 
 log = logging.getLogger("buildstate.cleanup")
 
 
-def configured_backends(settings: ObservabilitySettings) -> dict[str, StorageBackend]:
+def configured_backends(settings: Settings) -> dict[str, StorageBackend]:
     backends: dict[str, StorageBackend] = {
         "s3": S3Storage(endpoint_url=settings.storage_s3_endpoint_url,
                         region=settings.storage_s3_region),
@@ -44,6 +45,8 @@ def render(report: CleanupReport) -> str:
     mode = "dry run" if report.dry_run else "run"
     storage = "with" if report.delete_from_storage else "without"
     lines = [f"artifact cleanup {mode} at {report.started_at.isoformat()} ({storage} storage deletion)"]
+    if report.skipped:
+        lines.append(f"skipped: {report.skipped}")
     for item in report.items:
         detail = f" - {item.detail}" if item.detail else ""
         lines.append(
@@ -60,7 +63,7 @@ def as_json(report: CleanupReport) -> dict[str, Any]:
         "dry_run": report.dry_run, "delete_from_storage": report.delete_from_storage,
         "started_at": report.started_at.isoformat(),
         "finished_at": report.finished_at.isoformat() if report.finished_at else None,
-        "counts": report.counts,
+        "counts": report.counts, "skipped": report.skipped,
         "items": [
             {"artifact_id": str(i.artifact_id), "build_id": str(i.build_id),
              "artifact_name": i.artifact_name, "storage_backend": i.storage_backend,
@@ -72,15 +75,18 @@ def as_json(report: CleanupReport) -> dict[str, Any]:
 
 async def cleanup_once(
     *, dry_run: bool = False, delete_from_storage: bool | None = None,
-    settings: ObservabilitySettings | None = None,
+    settings: Settings | None = None,
 ) -> CleanupReport:
     """One pass with the configured backends (the ORM must be running)."""
-    settings = settings or get_observability_settings()
+    settings = settings or get_settings()
     delete = settings.cleanup_delete_from_storage if delete_from_storage is None else delete_from_storage
     report = await run_cleanup(
         actor=CLEANUP_ACTOR, backends=configured_backends(settings), dry_run=dry_run,
         delete_from_storage=delete, limit=settings.cleanup_batch_size,
     )
+    if report.skipped:
+        log.info("artifact cleanup skipped: %s", report.skipped)
+        return report
     record_cleanup(report)
     if report.items:
         log.info("artifact cleanup: %s", report.counts, extra={"cleanup": report.counts})
@@ -90,9 +96,9 @@ async def cleanup_once(
     return report
 
 
-def cleanup_loop(settings: ObservabilitySettings | None = None) -> Loop:
+def cleanup_loop(settings: Settings | None = None) -> Loop:
     """The periodic form, for a worker process or the service process (one run per interval)."""
-    settings = settings or get_observability_settings()
+    settings = settings or get_settings()
 
     async def step() -> bool:
         await cleanup_once(settings=settings)
@@ -102,7 +108,7 @@ def cleanup_loop(settings: ObservabilitySettings | None = None) -> Loop:
                 timeout_seconds=900.0, max_backoff_seconds=300.0)
 
 
-async def serve(stop: asyncio.Event, settings: ObservabilitySettings | None = None) -> None:
+async def serve(stop: asyncio.Event, settings: Settings | None = None) -> None:
     """Run cleanup every BUILDSTATE_CLEANUP_INTERVAL_SECONDS until `stop` (ORM already up)."""
     await cleanup_loop(settings).run(stop)
 
@@ -122,9 +128,9 @@ class Periodic:
                 await self.task
 
 
-def start_periodic(settings: ObservabilitySettings | None = None) -> Periodic | None:
+def start_periodic(settings: Settings | None = None) -> Periodic | None:
     """Start the periodic cleanup in this process unless its interval is 0."""
-    settings = settings or get_observability_settings()
+    settings = settings or get_settings()
     if settings.cleanup_interval_seconds <= 0:
         return None
     stop = asyncio.Event()

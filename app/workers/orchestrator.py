@@ -2,7 +2,8 @@
 
 Two loops share one worker identity: *dispatch* claims pending resume requests and triggers
 their CI jobs; *follow* polls the jobs it started and marks stalled requests. Any number of
-these processes may run against one PostgreSQL; SQLite runs one.
+these processes may run against one PostgreSQL; SQLite runs one. The process also runs the
+periodic artifact cleanup (BUILDSTATE_CLEANUP_INTERVAL_SECONDS, 0 = off; see app.workers.cleanup).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from app.services.orchestration.dispatch import claim_pending, release_leases, t
 from app.services.orchestration.follow import claim_followed, detect_stalls, follow_request
 from app.services.orchestration.runtime import Runtime, new_http_client, worker_name
 from app.settings import Settings, get_settings
+from app.workers.cleanup import start_periodic
 from app.workers.loop import Loop, install_signal_handlers, run_loops
 
 log = logging.getLogger("buildstate.orchestrator")
@@ -82,9 +84,12 @@ async def main_async(settings: Settings) -> None:
     await init_db(settings)
     stop = asyncio.Event()
     install_signal_handlers(stop)
+    cleanup = start_periodic(settings)  # None when BUILDSTATE_CLEANUP_INTERVAL_SECONDS=0
     try:
         await serve(settings, stop)
     finally:
+        if cleanup is not None:
+            await cleanup.close()
         await close_db()
 
 

@@ -232,14 +232,13 @@ async def test_the_command_line(database, writer, tmp_path, s3, moto_endpoint):
 
 
 async def test_the_periodic_cleanup_of_a_process(database, writer):
-    from app.observability_settings import ObservabilitySettings
     from app.workers.cleanup import start_periodic
 
     pid = await f.project(writer)
     build = await f.build(writer, pid)
     old = await _artifact(writer, build.id, "stale", "/tmp/stale", backend="local")
-    assert start_periodic(ObservabilitySettings(cleanup_interval_seconds=0)) is None
-    periodic = start_periodic(ObservabilitySettings(cleanup_interval_seconds=3600))
+    assert start_periodic(database.model_copy(update={"cleanup_interval_seconds": 0})) is None
+    periodic = start_periodic(database.model_copy(update={"cleanup_interval_seconds": 3600}))
     try:
         for _ in range(200):
             if (await Artifact.get(id=old.id)).deleted_at is not None:
@@ -249,3 +248,65 @@ async def test_the_periodic_cleanup_of_a_process(database, writer):
     finally:
         await periodic.close()
     assert periodic.task.done()
+
+
+async def test_the_orchestrator_worker_process_runs_cleanup(database, writer, tmp_path):
+    """`python -m app.workers.orchestrator` runs the periodic cleanup too (interval > 0)."""
+    from tests.observability.servers import ROOT
+
+    pid = await f.project(writer)
+    build = await f.build(writer, pid)
+    old = await _artifact(writer, build.id, "worker-stale", "/tmp/worker-stale", backend="local")
+    kept = await _artifact(writer, build.id, "worker-fresh", "/tmp/worker-fresh", backend="local",
+                           expired=False)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BUILDSTATE_")}
+    env.update({"BUILDSTATE_DATABASE_URL": database.database_url,
+                "BUILDSTATE_CLEANUP_INTERVAL_SECONDS": "1", "BUILDSTATE_DB_POOL_MAX": "3"})
+    log = tmp_path / "orchestrator.log"
+    with log.open("wb") as sink:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "app.workers.orchestrator", cwd=ROOT, env=env,
+            stdout=sink, stderr=asyncio.subprocess.STDOUT)
+    try:
+        for _ in range(600):
+            if (await Artifact.get(id=old.id)).deleted_at is not None or proc.returncode is not None:
+                break
+            await asyncio.sleep(0.05)
+        assert proc.returncode is None, log.read_text()
+        row = await Artifact.get(id=old.id)
+        assert row.deleted_reason == "expired", log.read_text()
+        # The next rounds (every second) find nothing more to do: one event, the fresh one kept.
+        await asyncio.sleep(1.5)
+        assert await Event.filter(action="artifact.expired", target_id=str(old.id)).count() == 1
+        assert (await Artifact.get(id=kept.id)).deleted_at is None
+    finally:
+        if proc.returncode is None:
+            proc.terminate()
+        assert await asyncio.wait_for(proc.wait(), 30) == 0, log.read_text()
+
+
+async def test_runs_take_turns_on_postgres(database, backend, writer):
+    """A real run waits for no one: when another holds the lock it skips the round untouched."""
+    if backend != "postgres":
+        pytest.skip("the advisory lock is PostgreSQL's; SQLite has one writing process")
+    from app.services.cleanup import exclusive_run
+
+    pid = await f.project(writer)
+    build = await f.build(writer, pid)
+    old = await _artifact(writer, build.id, "contended", "/tmp/contended", backend="local")
+    async with exclusive_run() as first:
+        assert first
+        async with exclusive_run() as second:
+            assert not second
+        skipped = await run_cleanup(actor=CLEANUP_ACTOR)
+        assert skipped.skipped and skipped.items == [] and "skipped" in render(skipped)
+        assert (await Artifact.get(id=old.id)).deleted_at is None
+        dry = await run_cleanup(actor=CLEANUP_ACTOR, dry_run=True)  # reads only: no lock needed
+        assert _mine(dry, old) == {"contended": (WOULD_RETIRE, None)}
+    done = await run_cleanup(actor=CLEANUP_ACTOR)
+    assert done.skipped is None and _mine(done, old) == {"contended": (RETIRED, None)}
+    # Many at once: exactly one event for the artifact, however the runs interleave.
+    again = await _artifact(writer, build.id, "contended-2", "/tmp/contended-2", backend="local")
+    reports = await asyncio.gather(*(run_cleanup(actor=CLEANUP_ACTOR) for _ in range(4)))
+    assert sum(_mine(r, again).get("contended-2", ("",))[0] == RETIRED for r in reports) == 1
+    assert await Event.filter(action="artifact.expired", target_id=str(again.id)).count() == 1

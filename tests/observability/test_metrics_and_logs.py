@@ -10,9 +10,9 @@ import re
 from prometheus_client.parser import text_string_to_metric_families
 
 from app.logging import JsonFormatter, RequestContext, ScrubSecrets, log_config, scrub
-from app.observability_settings import get_observability_settings
 from app.services import resume
 from app.services.commands import RequestResume
+from app.settings import Settings
 from db.models import (
     Build, Event, ResumeRequest, TriggerAttempt, WebhookDelivery, WebhookDeliveryAttempt,
     WebhookSubscription,
@@ -88,12 +88,9 @@ async def test_a_metrics_token_scrapes_without_a_key(database, monkeypatch):
     from app.main import create_app
 
     monkeypatch.setenv("BUILDSTATE_METRICS_TOKEN", "prom-token-0123456789")
-    get_observability_settings.cache_clear()
-    try:
-        app = create_app(database, manage_db=False)
-    finally:
-        monkeypatch.delenv("BUILDSTATE_METRICS_TOKEN")
-        get_observability_settings.cache_clear()
+    settings = Settings(database_url=database.database_url)  # read from the environment
+    monkeypatch.delenv("BUILDSTATE_METRICS_TOKEN")
+    app = create_app(settings, manage_db=False)
     async with LifespanManager(app):
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as http:
             ok = await http.get("/metrics", headers={"Authorization": "Bearer prom-token-0123456789"})
