@@ -2,13 +2,18 @@
 
 The connection_init payload carries the credential as a header would: {"X-API-Key": "..."} or
 {"Authorization": "Bearer ..."}. A missing or invalid credential closes the socket with 4403.
-Events fan out across processes through PostgreSQL LISTEN/NOTIFY (app.services.live).
+While a subscription runs, its credential is checked again every
+BUILDSTATE_SUBSCRIPTION_AUTH_CHECK_SECONDS: once the key is revoked (or the token expired, or
+it lost the read scope) the operation ends with an UNAUTHENTICATED error (a `next` message
+carrying `errors`, then `complete`). Revocation reaches every process within that interval
+plus the key cache's few seconds. Events fan out across processes through PostgreSQL
+LISTEN/NOTIFY (app.services.live).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
-from typing import Any
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
 
 import strawberry
 from strawberry.exceptions import ConnectionRejectionError
@@ -40,6 +45,37 @@ async def authenticate_connection(context: Context, settings: Settings) -> None:
     context.actor = actor
 
 
+T = TypeVar("T")
+
+
+def _credential_check(context: Context) -> Callable[[], Awaitable[None]] | None:
+    """Re-authenticates what opened the subscription; None when there is nothing to re-check
+    (an actor handed in directly, as in-process callers do)."""
+    if context.connection_params is not None:
+        source: Any = context.connection_params
+    elif context.request is not None:
+        source = context.request.headers
+    else:
+        return None
+
+    async def check() -> None:
+        try:
+            actor = await resolve_actor(*credentials_of(source), context.settings, None)
+        except Unauthenticated as exc:
+            raise Unauthenticated(f"subscription ended: {exc.message}") from None
+        if actor is None or not actor.has("read"):
+            raise Unauthenticated("subscription ended: the credential no longer grants 'read'")
+
+    return check
+
+
+def _while_authorised(info: Info, stream: AsyncIterator[T]) -> AsyncIterator[T]:
+    check = _credential_check(info.context)
+    if check is None:
+        return stream
+    return live.guarded(stream, check, info.context.settings.subscription_auth_check_seconds)
+
+
 def _position(after_id: strawberry.ID | None) -> int | None:
     if after_id is None:
         return None
@@ -66,9 +102,9 @@ class Subscription:
     async def build_events(
         self, info: Info, build_id: strawberry.ID, after_id: strawberry.ID | None = None
     ) -> AsyncGenerator[Event, None]:
-        stream = live.build_event_stream(
+        stream = _while_authorised(info, live.build_event_stream(
             actor=info.context.principal, build_id=str(build_id), after_id=_position(after_id)
-        )
+        ))
         async for event in stream:
             yield Event.from_model(event)
 
@@ -79,9 +115,9 @@ class Subscription:
     async def resume_request_updates(
         self, info: Info, project_id: strawberry.ID, after_id: strawberry.ID | None = None
     ) -> AsyncGenerator[ResumeRequestUpdate, None]:
-        stream = live.resume_request_stream(
+        stream = _while_authorised(info, live.resume_request_stream(
             actor=info.context.principal, project_id=str(project_id), after_id=_position(after_id)
-        )
+        ))
         async for update in stream:
             yield ResumeRequestUpdate(
                 event=Event.from_model(update.event),

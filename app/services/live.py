@@ -27,6 +27,7 @@ import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import asyncpg
 
@@ -293,6 +294,44 @@ hub = EventHub()
 
 
 # -- what the interfaces subscribe to -----------------------------------------------------------
+
+T = TypeVar("T")
+
+
+async def guarded(
+    stream: AsyncIterator[T], check: Callable[[], Awaitable[object]], every: float
+) -> AsyncIterator[T]:
+    """The stream's items, while `check()` keeps passing: it runs every `every` seconds, idle or
+    not, and whatever it raises ends the stream with that error (the stream is closed first)."""
+    loop = asyncio.get_running_loop()
+    source = aiter(stream)
+    pending: asyncio.Future[T] | None = None
+    due = loop.time() + every
+    try:
+        while True:
+            if pending is None:
+                pending = asyncio.ensure_future(anext(source))
+            done, _ = await asyncio.wait({pending}, timeout=max(0.0, due - loop.time()))
+            if pending in done:
+                item_source, pending = pending, None
+                try:
+                    item = item_source.result()
+                except StopAsyncIteration:
+                    return
+                yield item
+            if loop.time() >= due:
+                await check()
+                due = loop.time() + every
+    finally:
+        if pending is not None:
+            pending.cancel()
+            with contextlib.suppress(BaseException):
+                await pending
+        aclose = getattr(source, "aclose", None)
+        if aclose is not None:
+            with contextlib.suppress(RuntimeError):  # already closed by the cancellation
+                await aclose()
+
 
 
 async def build_event_stream(

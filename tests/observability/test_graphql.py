@@ -11,7 +11,7 @@ from app.services import resume
 from app.services.commands import RequestResume
 from schema.schema import schema
 from tests import factories as f
-from tests.conftest import make_actor
+from tests.conftest import make_actor, unique
 from tests.graphql.support import context_for, ok
 from tests.graphql.test_query_count import counting_statements
 from tests.observability.test_live import subscribed
@@ -129,6 +129,64 @@ async def test_subscriptions_need_a_credential(database, writer):
     stream = await schema.subscribe(doc, context_value=context_for(None))
     result = await asyncio.wait_for(stream.__anext__(), 10)
     assert result.errors and result.errors[0].extensions["code"] == "UNAUTHENTICATED"
+
+
+async def _ended_by_the_credential_check(stream) -> str:
+    """Reads until the stream ends; its last result is the error that ended it."""
+    results = []
+    while True:
+        try:
+            results.append(await asyncio.wait_for(stream.__anext__(), 10))
+        except StopAsyncIteration:
+            break
+    last = results[-1]
+    assert last.data is None and last.errors and len(last.errors) == 1, last
+    assert last.errors[0].extensions["code"] == "UNAUTHENTICATED", last.errors[0].formatted
+    assert all(r.errors is None for r in results[:-1])
+    return last.errors[0].message
+
+
+async def test_a_revoked_key_ends_its_subscriptions(database, writer, admin):
+    from app.services import keys
+
+    created = await keys.create_key(actor=admin, name=f"sub-{unique()}", scopes=["read"])
+    actor = await keys.authenticate_key(created.plain)
+    pid = await f.project(writer)
+    build = await f.build(writer, pid)
+    context = context_for(actor)
+    context.connection_params = {"X-API-Key": created.plain}
+    context.settings = replace_settings(context.settings, subscription_auth_check_seconds=0.2)
+    doc = "subscription S($id: ID!) { buildEvents(buildId: $id, afterId: \"0\") { id action } }"
+    stream = await schema.subscribe(doc, variable_values={"id": str(build.id)}, context_value=context)
+    first = await asyncio.wait_for(stream.__anext__(), 10)
+    assert first.errors is None and first.data["buildEvents"]["action"] == "build.created"
+    await asyncio.sleep(0.5)  # several checks pass while the key is good
+    await keys.revoke_key(actor=admin, key_id=str(created.key.id))
+    message = await _ended_by_the_credential_check(stream)
+    assert "revoked" in message
+
+
+async def test_an_expired_token_ends_its_subscriptions(database, writer):
+    import time
+
+    import jwt
+
+    settings = replace_settings(context_for(None).settings, subscription_auth_check_seconds=0.2)
+    now = int(time.time())
+    token = jwt.encode({"sub": "short-lived", "scopes": ["read"], "iat": now, "exp": now + 1,
+                        "iss": settings.jwt_issuer}, settings.secret_key, algorithm="HS256")
+    pid = await f.project(writer)
+    context = context_for(make_actor("short-lived", "read"))
+    context.connection_params = {"Authorization": f"Bearer {token}"}
+    context.settings = settings
+    doc = "subscription { resumeRequestUpdates(projectId: \"%s\") { event { id } } }" % pid
+    stream = await schema.subscribe(doc, context_value=context)
+    message = await _ended_by_the_credential_check(stream)
+    assert "expired" in message
+
+
+def replace_settings(settings, **changes):
+    return settings.model_copy(update=changes)
 
 
 async def test_graphql_operations_are_counted_by_name(database, reader):
