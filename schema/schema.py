@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import logging
 
+from collections.abc import Iterator
+
 import strawberry
 from graphql import GraphQLError
+from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
@@ -32,6 +35,33 @@ class BuildstateSchema(strawberry.Schema):
                           exc_info=error.original_error)
 
 
+# Documents are parsed and validated once per process (clients send the same few documents
+# over and over; validation was the largest cost of a small query). Both caches are LRU-bounded,
+# so unique documents cannot grow memory, and keyed by the document text (and the token limit),
+# so every request is still checked. The limits that depend on variables (QueryLimits) run
+# for every request, before execution.
+CACHED_DOCUMENTS = 256
+
+
+class CachedParse(ParserCache):
+    def __init__(self) -> None:
+        super().__init__(maxsize=CACHED_DOCUMENTS)
+
+
+class CachedValidation(ValidationCache):
+    def __init__(self) -> None:
+        super().__init__(maxsize=CACHED_DOCUMENTS)
+
+    def on_validate(self) -> Iterator[None]:
+        ctx = self.execution_context
+        errors = self.cached_validate_document(
+            ctx.schema._schema, ctx.graphql_document, ctx.validation_rules
+        )
+        # A copy: error extensions may rewrite the answer's list, never the cached one.
+        ctx.pre_execution_errors = list(errors)
+        yield
+
+
 schema = BuildstateSchema(
     query=Query,
     mutation=Mutation,
@@ -41,5 +71,6 @@ schema = BuildstateSchema(
     # RequestIdOnErrors first: its exit runs after ErrorPolicy's masking (schema/limits.py).
     extensions=[
         RequestIdOnErrors, ErrorPolicy, DatabaseErrors, MetricsExtension, TokenLimit, QueryLimits,
+        CachedParse, CachedValidation,
     ],
 )
