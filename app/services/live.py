@@ -6,10 +6,11 @@ it. Where new events come from depends on the database:
 - PostgreSQL: `record_event` calls `pg_notify('buildstate_events', <id>)` inside the change's
   transaction, so every process hears about every commit, in commit order, whichever process
   made it. The hub LISTENs on a connection of its own. When that connection dies it reconnects
-  (with backoff), LISTENs again and only then replays the log from a little before the last id
-  it saw: ids are taken at insert but become visible at commit, so a window of ids below the
-  high-water mark is re-read and anything already delivered is skipped by id. No gap, no
-  duplicate.
+  (with backoff), LISTENs again and only then replays the log, in pages, until it is caught up.
+  Ids are taken at insert but become visible at commit, so "the last id delivered" is not a
+  safe place to start: the hub remembers the ids below it it has not heard yet (*holes*: a
+  transaction still committing, or one rolled back, forgotten after HOLE_SECONDS) and replays
+  from the lowest of them; what it already delivered is skipped by id. No gap, no duplicate.
 - SQLite: one writer at a time means ids become visible in id order, so a short poll of
   `id > position` is exact; it also serves several processes on one file.
 
@@ -42,7 +43,9 @@ from db.models import Event, ResumeRequest
 log = logging.getLogger("buildstate.live")
 
 CHANNEL = "buildstate_events"
-REPLAY_WINDOW = 1000  # ids below the high-water mark re-read after a reconnect
+REPLAY_PAGE = 1000  # rows per read when catching up
+HOLE_SECONDS = 120.0  # an id not heard of for this long is taken for a rolled-back insert
+MAX_HOLES = 10_000
 SEEN_CAPACITY = 50_000
 SUBSCRIBER_QUEUE = 10_000
 POLL_SECONDS = 0.25
@@ -60,6 +63,7 @@ class _Seen:
         self._order: deque[int] = deque()
         self._ids: set[int] = set()
         self.capacity = capacity
+        self.forgotten = 0  # the highest id no longer remembered
 
     def add(self, ident: int) -> bool:
         """True when the id is new."""
@@ -68,8 +72,42 @@ class _Seen:
         self._ids.add(ident)
         self._order.append(ident)
         if len(self._order) > self.capacity:
-            self._ids.discard(self._order.popleft())
+            old = self._order.popleft()
+            self._ids.discard(old)
+            self.forgotten = max(self.forgotten, old)
         return True
+
+
+class _Holes:
+    """Ids below the highest one dispatched that have not been heard of yet, oldest first."""
+
+    def __init__(self) -> None:
+        self._since: dict[int, float] = {}  # id -> when it was first missed
+
+    def __contains__(self, ident: int) -> bool:
+        return ident in self._since
+
+    def __len__(self) -> int:
+        return len(self._since)
+
+    def missed(self, ids: range, now: float) -> None:
+        for ident in ids[-MAX_HOLES:]:
+            self._since.setdefault(ident, now)
+        while len(self._since) > MAX_HOLES:
+            self._since.pop(next(iter(self._since)))
+
+    def heard(self, ident: int) -> None:
+        self._since.pop(ident, None)
+
+    def expire(self, now: float) -> None:
+        while self._since:
+            ident, since = next(iter(self._since.items()))
+            if now - since < HOLE_SECONDS:
+                return
+            del self._since[ident]
+
+    def lowest(self) -> int | None:
+        return min(self._since) if self._since else None
 
 
 @dataclass(eq=False)
@@ -92,10 +130,13 @@ class EventHub:
         self._task: asyncio.Task[None] | None = None
         self._start_lock: asyncio.Lock | None = None
         self._seen = _Seen()
+        self._holes = _Holes()
         self.position = 0  # highest id dispatched
         self.floor = 0  # where this process started listening
         self.ready = asyncio.Event()
         self.connections = 0  # how many times the listener has (re)connected
+        self.replays = 0  # catch-ups after a reconnect, and the rows they read
+        self.replayed = 0
         self.listener_pid: int | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -171,11 +212,20 @@ class EventHub:
         finally:
             self._subscribers.discard(sub)
 
-    def _dispatch(self, events: list[Event]) -> None:
+    def _dispatch(self, events: list[Event], *, replaying: bool = False) -> None:
+        now = asyncio.get_running_loop().time()
         for event in events:
-            if not self._seen.add(event.id):
+            ident = event.id
+            hole = ident in self._holes
+            if replaying and not hole and ident <= self._seen.forgotten:
+                continue  # delivered so long ago it is no longer remembered
+            if not self._seen.add(ident):
                 continue
-            self.position = max(self.position, event.id)
+            if hole:
+                self._holes.heard(ident)
+            elif ident > self.position + 1:
+                self._holes.missed(range(self.position + 1, ident), now)
+            self.position = max(self.position, ident)
             for sub in list(self._subscribers):
                 if sub.overflowed or not sub.wants(event):
                     continue
@@ -186,6 +236,8 @@ class EventHub:
                     self._subscribers.discard(sub)
                     sub.queue.get_nowait()
                     sub.queue.put_nowait(None)
+        if not replaying:  # the clock of a hole only runs while the hub hears the log
+            self._holes.expire(now)
 
     # -- SQLite: poll ------------------------------------------------------------------------
 
@@ -212,10 +264,7 @@ class EventHub:
         while True:
             conn: asyncpg.Connection | None = None
             try:
-                conn = await asyncpg.connect(
-                    **_connect_kwargs(), timeout=10,
-                    server_settings={"application_name": f"buildstate-listener-{os.getpid()}"},
-                )
+                conn = await _connect()
                 notified: asyncio.Queue[int] = asyncio.Queue()
                 lost = asyncio.Event()
                 conn.add_termination_listener(lambda _c: lost.set())
@@ -226,6 +275,7 @@ class EventHub:
                 if first:
                     # Everything committed before this point is history, not news.
                     self.position = self.floor = await audit.last_event_id()
+                    self._holes = _Holes()
                     first = False
                 else:
                     await self._replay()
@@ -269,17 +319,30 @@ class EventHub:
             self._dispatch([rows[i] for i in ids if i in rows])
 
     async def _replay(self) -> None:
-        position = max(self.floor, self.position - REPLAY_WINDOW)
+        """Catch up after a reconnect: from the lowest hole (else the last id dispatched) to
+        the end of the log, page by page."""
+        lowest = self._holes.lowest()
+        position = max(self.floor, self.position if lowest is None else lowest - 1)
+        self.replays += 1
         while True:
-            page = await _fresh(lambda: audit.events_after(position))
-            self._dispatch(page)
-            if len(page) < 1000:
+            page = await _fresh(lambda: audit.events_after(position, limit=REPLAY_PAGE))
+            self._dispatch(page, replaying=True)
+            self.replayed += len(page)
+            if len(page) < REPLAY_PAGE:
                 return
             position = page[-1].id
 
 
 def _dialect() -> str:
     return Event._meta.db.capabilities.dialect
+
+
+async def _connect() -> asyncpg.Connection:
+    """The listener's own connection (outside the pool: it lives as long as the process)."""
+    return await asyncpg.connect(
+        **_connect_kwargs(), timeout=10,
+        server_settings={"application_name": f"buildstate-listener-{os.getpid()}"},
+    )
 
 
 def _connect_kwargs() -> dict[str, object]:

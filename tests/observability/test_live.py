@@ -173,3 +173,83 @@ async def test_notifications_leave_with_the_commit_and_never_with_a_rollback(dat
         assert heard.empty()  # and nothing for the rolled-back one
     finally:
         await conn.close()
+
+
+async def test_catching_up_reads_every_page_and_the_holes_below_the_last_id(
+    database, backend, writer, reader, monkeypatch
+):
+    """More missed events than one replay page, plus one whose id is below the last id
+    delivered (its transaction began first and committed while the listener was away)."""
+    if backend != "postgres":
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's; SQLite tails the log in-process")
+    from tortoise.transactions import in_transaction
+
+    from app.services.common import record_event
+
+    pid = await f.project(writer)
+    build = await f.build(writer, pid)
+    stream = Collector(live.build_event_stream(actor=reader, build_id=str(build.id)))
+    await subscribed(1)
+
+    async def event(action: str) -> int:
+        row = await record_event(writer, action, target_type="build", target_id=build.id,
+                                 project_id=pid, build_id=build.id)
+        return row.id
+
+    took_id, commit = asyncio.Event(), asyncio.Event()
+    early: list[int] = []
+
+    async def slow_transaction() -> None:  # takes its id now, commits much later
+        async with in_transaction():
+            early.append(await event("test.slow"))
+            took_id.set()
+            await commit.wait()
+
+    async def many(action: str, count: int) -> None:
+        for start in range(0, count, 250):
+            async with in_transaction():
+                for _ in range(start, min(count, start + 250)):
+                    await event(action)
+
+    slow = asyncio.create_task(slow_transaction())
+    await asyncio.wait_for(took_id.wait(), WAIT)
+    # Later ids, delivered live: far more of them than any fixed window below the last id.
+    await many("test.live", live.REPLAY_PAGE + 100)
+    delivered = await stream.until(live.REPLAY_PAGE + 100, timeout=60)
+    assert all(e.id > early[0] for e in delivered)
+
+    # The listener's connection dies; it may not come back until the test says so.
+    attempting, gate = asyncio.Event(), asyncio.Event()
+    connect = live._connect
+
+    async def gated_connect():
+        attempting.set()
+        await gate.wait()
+        return await connect()
+
+    monkeypatch.setattr(live, "_connect", gated_connect)
+    replays, replayed = live.hub.replays, live.hub.replayed
+    admin = await asyncpg.connect(PG_ADMIN_DSN)
+    try:
+        assert await admin.fetchval("SELECT pg_terminate_backend($1)", live.hub.listener_pid)
+    finally:
+        await admin.close()
+    await asyncio.wait_for(attempting.wait(), WAIT)
+    commit.set()
+    await asyncio.wait_for(slow, WAIT)
+    missed = live.REPLAY_PAGE + 150
+    await many("test.missed", missed)
+    gate.set()
+
+    expected = [e.id for e in delivered] + [early[0]] + [
+        i for i, action in await _events_of(build.id) if action == "test.missed"]
+    assert len(expected) == len(delivered) + 1 + missed
+    got = await stream.until(len(expected), timeout=60)
+    assert [e.id for e in got] == expected
+    assert live.hub.replays == replays + 1 and live.hub.replayed - replayed > live.REPLAY_PAGE
+    await f.move(writer, build.id, 20, "completed")  # and live again afterwards
+    await stream.until(len(expected) + 1)
+    await asyncio.sleep(0.5)
+    assert len(stream.items) == len(expected) + 1  # nothing twice
+    assert sorted(e.id for e in stream.items) == [i for i, _ in await _events_of(build.id)][1:]
+    await stream.close()
