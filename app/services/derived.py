@@ -9,15 +9,27 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-
-from db.models import Build, ResumeRequest
+from typing import Protocol
 
 OPEN_RESUME_STATUSES = ("pending", "triggered", "running")
 DEFAULT_FINAL_CODE = 100  # a project without state codes: 0 = pending, 100 = complete
 
 
+class BuildStates(Protocol):
+    """The columns of a build the rules read (a `db.models.Build` or a row of them)."""
+
+    status: str
+    current_state: int
+    last_successful_state: int | None
+    failed_state: int | None
+
+
+class OpenRequest(Protocol):
+    resume_from_state: int
+
+
 def resume_from_state(
-    build: Build, open_request: ResumeRequest | None, project_codes: Sequence[int]
+    build: BuildStates, open_request: OpenRequest | None, project_codes: Sequence[int]
 ) -> int:
     if open_request is not None:
         return open_request.resume_from_state

@@ -36,11 +36,15 @@ class VariableView:
     updated_at: datetime
 
 
+def shown_value(stored: str, is_sensitive: bool, reveal: bool) -> str:
+    """What a caller sees of a stored value: sensitive ones masked unless revealed."""
+    if is_sensitive:
+        return decrypt(stored) if reveal else MASK
+    return stored
+
+
 def view(variable: Variable, *, reveal: bool = False) -> VariableView:
-    if variable.is_sensitive:
-        value = decrypt(variable.variable_value) if reveal else MASK
-    else:
-        value = variable.variable_value
+    value = shown_value(variable.variable_value, variable.is_sensitive, reveal)
     return VariableView(
         id=variable.id, build_id=variable.build_id, variable_key=variable.variable_key,
         variable_value=value, variable_type=variable.variable_type,
