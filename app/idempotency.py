@@ -1,20 +1,18 @@
 """`Idempotency-Key` on REST POSTs: a retried request gets the first answer, never a second row.
 
 Pure ASGI middleware, placed after authentication (keys belong to the actor that used them).
-It reads the body, claims the key through `app.services.idempotency` (the unique index decides
-between concurrent duplicates; the others wait for the winner's answer), runs the request,
-keeps the answer when it is final (< 500, not 429) and replays it for the same key and body.
-Server errors release the key, so that a retry runs the request again. GraphQL has its own
-`idempotencyKey` argument and is not handled here.
+It reads the body and runs the request through `app.services.idempotency.run_once`: the key is
+claimed first (the unique index decides between concurrent duplicates; the others wait for the
+winner's answer), then the request runs in a transaction that also stores its answer when it
+is final (< 500, not 429), so the change and the answer to replay commit together. The answer
+is sent only after that commit. Server errors roll the request back and release the key, so
+that a retry runs it again. GraphQL has its own `idempotencyKey` argument (same service).
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
-import time
-from collections.abc import Awaitable, Callable
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -50,89 +48,50 @@ class IdempotencyMiddleware:
             await self.app(scope, receive, send)
             return
         body = await _read_body(receive)
+        messages: list[Message] = []
+
+        async def run() -> idempotency.Answer:
+            # Runs inside the transaction that also stores the answer (see run_once).
+            messages.clear()
+
+            async def buffered(message: Message) -> None:
+                messages.append(message)
+
+            await self.app(scope, _replaying(body, receive), buffered)
+            start = next((m for m in messages if m["type"] == "http.response.start"), None)
+            status = start["status"] if start else 500
+            answer = b"".join(
+                m.get("body", b"") for m in messages if m["type"] == "http.response.body"
+            )
+            return idempotency.Answer(
+                status, answer.decode("utf-8", "replace"),
+                keep=status < 500 and status not in _NOT_KEPT,
+            )
+
         try:
-            outcome = await idempotency.claim(
-                actor=actor, key=key, method="POST", path=scope["path"],
-                digest=idempotency.body_hash(body),
+            answer, replayed = await idempotency.run_once(
+                actor=actor, key=key, method="POST", path=path,
+                digest=idempotency.body_hash(body), work=run,
                 ttl_seconds=self.settings.idempotency_ttl_seconds,
                 wait_seconds=self.settings.idempotency_wait_seconds,
             )
-        except ValidationFailed as exc:
+        except ValidationFailed as exc:  # a malformed key, or a key reused for another request
             await _json(send, 422,
                         {"detail": exc.message, "code": exc.code, "field": HEADER.title()})
             return
-        except Conflict as exc:
+        except Conflict as exc:  # still running, or taken over by a retry
             await _json(send, 409, {"detail": exc.message, "code": exc.code},
                         [(b"retry-after", b"1")])
             return
         except UNAVAILABLE as exc:
             log.error("idempotency store unavailable: %s", exc)
-            if isinstance(exc, idempotency.ClaimUncertain):  # free the key once the DB is back
-                uncertain = exc.claim
-                await _settle(lambda: idempotency.release(claim=uncertain))
             await unavailable(send)
             return
-        if isinstance(outcome, idempotency.Replay):
-            await _replay(send, outcome)
+        if replayed:
+            await _replay(send, answer)
             return
-        await self._run(scope, body, receive, send, outcome)
-
-    async def _run(
-        self, scope: Scope, body: bytes, receive: Receive, send: Send, claim: idempotency.Claim
-    ) -> None:
-        messages: list[Message] = []
-
-        async def buffered(message: Message) -> None:
-            messages.append(message)
-
-        try:
-            await self.app(scope, _replaying(body, receive), buffered)
-        except BaseException:
-            await _settle(lambda: idempotency.release(claim=claim))
-            raise
-        start = next((m for m in messages if m["type"] == "http.response.start"), None)
-        status = start["status"] if start else 500
-        if status < 500 and status not in _NOT_KEPT:
-            answer = b"".join(
-                m.get("body", b"") for m in messages if m["type"] == "http.response.body"
-            )
-            await _settle(lambda: idempotency.complete(
-                claim=claim, status_code=status, body=answer.decode("utf-8", "replace")
-            ))
-        else:
-            await _settle(lambda: idempotency.release(claim=claim))
-        for message in messages:
+        for message in messages:  # only now: the change and its kept answer are committed
             await send(message)
-
-
-_pending: set[asyncio.Task] = set()
-
-
-async def _settle(record: Callable[[], Awaitable[None]], patience: float = 60.0) -> None:
-    """Record the outcome now, or (the database being down) keep trying in the background:
-    the answer was produced and must not become an error, and a key left "in flight" would
-    make the caller's retries wait (see app.services.idempotency)."""
-    try:
-        await record()
-        return
-    except Exception as exc:  # noqa: BLE001 - any failure here is retried, then logged
-        log.warning("idempotency outcome not recorded yet (%s); retrying in the background", exc)
-
-    async def retry() -> None:
-        delay, deadline = 0.25, time.monotonic() + patience
-        while time.monotonic() < deadline:
-            await asyncio.sleep(delay)
-            try:
-                await record()
-                return
-            except Exception:  # noqa: BLE001
-                delay = min(delay * 2, 5.0)
-        log.error("idempotency outcome lost after %.0f s; the key is taken over when stale",
-                  patience)
-
-    task = asyncio.create_task(retry())
-    _pending.add(task)
-    task.add_done_callback(_pending.discard)
 
 
 async def _read_body(receive: Receive) -> bytes:
@@ -160,7 +119,7 @@ def _replaying(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
-async def _replay(send: Send, replay: idempotency.Replay) -> None:
+async def _replay(send: Send, replay: idempotency.Answer) -> None:
     body = replay.body.encode()
     headers = [(REPLAYED, b"true"), (b"content-length", str(len(body)).encode())]
     if body:

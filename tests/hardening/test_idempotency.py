@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from types import SimpleNamespace
 
 import httpx
 import pytest
 
-from app.services import idempotency
+from app.services import idempotency, projects
+from app.services.commands import CreateProject
 from app.services.common import utcnow
 from app.services.errors import Conflict, ValidationFailed
 from db.models import IdempotencyKey, Project
@@ -40,7 +42,8 @@ async def test_same_key_with_another_body_or_path_is_a_422(client: httpx.AsyncCl
     other = await client.post("/projects", json=_project(pid, "two"),
                               headers={"Idempotency-Key": key})
     assert other.status_code == 422
-    assert other.json()["code"] == "VALIDATION" and "Idempotency-Key" in other.json()["detail"]
+    assert other.json()["code"] == "IDEMPOTENCY_KEY_REUSED"
+    assert "Idempotency-Key" in other.json()["detail"]
     elsewhere = await client.post("/builds", json={"project_id": pid, "build_number": 1},
                                   headers={"Idempotency-Key": key})
     assert elsewhere.status_code == 422
@@ -121,3 +124,118 @@ async def test_service_release_stale_and_in_progress(database):
     await idempotency.complete(claim=taken, status_code=201, body='{"ok": true}')
     replay = await idempotency.claim(key=key, digest="a", wait_seconds=1, **args)
     assert replay == idempotency.Replay(201, '{"ok": true}')
+
+
+# The work and its answer are one transaction (app.services.idempotency.run_once).
+
+def _args(actor, key: str) -> dict:
+    return dict(actor=actor, key=key, method="POST", path="/projects", digest="d",
+                ttl_seconds=3600, wait_seconds=1)
+
+
+async def test_a_failed_request_leaves_neither_its_change_nor_its_key(database):
+    actor, key, pid = make_actor("idem-atomic", "write"), unique("k"), unique("idem")
+
+    async def write_then_fail() -> idempotency.Answer:
+        await projects.create_project(actor=actor, command=CreateProject(id=pid, name="x"))
+        raise RuntimeError("failed after the write")
+
+    with pytest.raises(RuntimeError):
+        await idempotency.run_once(work=write_then_fail, **_args(actor, key))
+    assert not await Project.filter(id=pid).exists()
+    assert not await IdempotencyKey.filter(key=key).exists()
+
+    async def write_then_503() -> idempotency.Answer:  # an answer that is not kept
+        await projects.create_project(actor=actor, command=CreateProject(id=pid, name="x"))
+        return idempotency.Answer(503, "{}", keep=False)
+
+    answer, replayed = await idempotency.run_once(work=write_then_503, **_args(actor, key))
+    assert (answer.status_code, replayed) == (503, False)
+    assert not await Project.filter(id=pid).exists()
+    assert not await IdempotencyKey.filter(key=key).exists()
+
+
+async def test_a_process_that_dies_mid_request_applies_nothing_and_the_retry_runs_once(
+    database, monkeypatch: pytest.MonkeyPatch
+):
+    actor, key, pid = make_actor("idem-atomic", "write"), unique("k"), unique("idem")
+    calls = 0
+
+    async def create() -> idempotency.Answer:
+        nonlocal calls
+        calls += 1
+        await projects.create_project(actor=actor, command=CreateProject(id=pid, name="x"))
+        if calls == 1:
+            raise SystemExit("killed between the change and its answer")
+        return idempotency.Answer(201, f'{{"id": "{pid}"}}')
+
+    async def nothing(record) -> None:  # a dead process frees nothing
+        return None
+
+    with monkeypatch.context() as m:
+        m.setattr(idempotency, "settle", nothing)
+        with pytest.raises(SystemExit):
+            await idempotency.run_once(work=create, **_args(actor, key))
+    row = await IdempotencyKey.get(key=key)
+    assert row.status_code is None  # left "in flight" …
+    assert not await Project.filter(id=pid).exists()  # … with nothing applied
+    await IdempotencyKey.filter(id=row.id).update(created_at=utcnow() - timedelta(minutes=5))
+    answer, replayed = await idempotency.run_once(work=create, **_args(actor, key))
+    assert (answer.status_code, replayed) == (201, False)
+    again, replayed = await idempotency.run_once(work=create, **_args(actor, key))
+    assert (again, replayed) == (answer, True)
+    assert calls == 2 and await Project.filter(id=pid).count() == 1
+
+
+async def test_a_request_whose_key_was_taken_over_is_rolled_back(database):
+    actor, key, pid = make_actor("idem-atomic", "write"), unique("k"), unique("idem")
+
+    async def slow_create() -> idempotency.Answer:
+        await projects.create_project(actor=actor, command=CreateProject(id=pid, name="x"))
+        # Meanwhile a retry took the stale key over and answered it.
+        await IdempotencyKey.filter(key=key).update(status_code=409, response_body="{}")
+        return idempotency.Answer(201, "{}")
+
+    with pytest.raises(idempotency.KeyTakenOver):
+        await idempotency.run_once(work=slow_create, **_args(actor, key))
+    assert not await Project.filter(id=pid).exists()
+
+
+async def test_the_rest_answer_is_sent_after_the_commit(database):
+    """The middleware sends nothing before the change and its answer are committed."""
+    from app.idempotency import IdempotencyMiddleware
+
+    actor, key, pid = make_actor("idem-atomic", "write"), unique("k"), unique("idem")
+    seen: list[int | None] = []
+
+    async def app(scope, receive, send) -> None:
+        await receive()
+        await Project.create(id=pid, name="x")
+        await send({"type": "http.response.start", "status": 201, "headers": []})
+        await send({"type": "http.response.body", "body": b"{}"})
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": b"{}", "more_body": False}
+
+    async def send(message: dict) -> None:
+        if message["type"] == "http.response.start":
+            row = await IdempotencyKey.get(key=key)
+            seen.append(row.status_code)
+            seen.append(await Project.filter(id=pid).count())
+
+    scope = {"type": "http", "method": "POST", "path": "/projects",
+             "headers": [(b"idempotency-key", key.encode())],
+             "user": SimpleNamespace(actor=actor)}
+    await IdempotencyMiddleware(app, database)(scope, receive, send)
+    assert seen == [201, 1]
+
+    async def broken(scope, receive, send) -> None:
+        await Project.create(id=pid + "-b", name="x")
+        raise RuntimeError("a bug after the write")
+
+    other = unique("k")
+    scope["headers"] = [(b"idempotency-key", other.encode())]
+    with pytest.raises(RuntimeError):
+        await IdempotencyMiddleware(broken, database)(scope, receive, send)
+    assert not await Project.filter(id=pid + "-b").exists()
+    assert not await IdempotencyKey.filter(key=other).exists()
