@@ -26,7 +26,16 @@ from schema.mutations import (
 )
 
 
-@strawberry.type(description="Every write of buildstate.")
+@strawberry.type(description=(
+    "Every write of buildstate. The mutations that create something (createProject, "
+    "defineStateCode, createBuild, transitionBuild, recordFailure, registerArtifact, "
+    "setVariable, requestResume, defineResumableState, linkJob) take an optional "
+    "idempotencyKey that makes a retry safe: the same key with the same arguments answers "
+    "as the first call did (the object as it is now, or the same error) without doing it "
+    "again; the same key with other arguments is a ValidationError with code "
+    "IDEMPOTENCY_KEY_REUSED. Keys are 1 to 255 visible ASCII characters (a UUID), belong to "
+    "the credential and are kept 24 hours."
+))
 class Mutation:
     create_project = create_project.field
     define_state_code = define_state_code.field

@@ -1,7 +1,11 @@
-"""What every mutation shares: its result union, building its command, mapping its failures."""
+"""What every mutation shares: its result union, building its command, mapping its failures,
+and the `idempotencyKey` argument of the mutations that create something."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
+from enum import Enum
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Annotated, Any, TypeVar, Union, get_args
 
@@ -9,8 +13,10 @@ import pydantic
 import strawberry
 from strawberry.types.unset import UNSET
 
+from app.services import idempotency
 from app.services.commands import Command
 from app.services.errors import DomainError, ValidationFailed
+from schema.context import Info
 from schema.errors import to_error, validation_error
 from schema.types.errors import Error, ValidationError
 
@@ -78,3 +84,75 @@ async def attempt(
             error.message = error.message.replace(error.field, renamed, 1)
             error.field = renamed
     return error
+
+
+# Described once, on the Mutation type (schema/mutations/__init__.py).
+IdempotencyKey = str | None
+
+GRAPHQL = "GRAPHQL"  # the key's "method": a key used over REST is never replayed here
+
+
+async def attempt_once(
+    info: Info,
+    union: Any,
+    run: Callable[[], Awaitable[T]],
+    *,
+    key: str | None,
+    operation: str,
+    arguments: Mapping[str, Any],
+    ref: Callable[[T], dict[str, Any]],
+    reload: Callable[[dict[str, Any]], Awaitable[T]],
+    fields: Mapping[str, str] | None = None,
+) -> T | Error:
+    """`attempt`, once per idempotency key (app.services.idempotency, as REST uses it).
+
+    What is kept is transport-neutral: a success as `ref(result)` (its ids), read again with
+    `reload` on a replay, and an expected error as its type and fields. The mutation's writes
+    and that record commit in one transaction.
+    """
+    if key is None:
+        return await attempt(union, run, fields=fields)
+    first: list[T | Error] = []
+
+    async def work() -> idempotency.Answer:
+        first.clear()
+        result = await attempt(union, run, fields=fields)
+        first.append(result)
+        if isinstance(result, Error):
+            kept = {"error": type(result).__name__, "fields": dataclasses.asdict(result)}
+        else:
+            kept = {"ok": ref(result)}
+        return idempotency.Answer(200, json.dumps(kept, default=str))
+
+    settings = info.context.settings
+    try:
+        answer, replayed = await idempotency.run_once(
+            actor=info.context.principal, key=key, method=GRAPHQL, path=operation,
+            digest=idempotency.body_hash(json.dumps(dict(arguments), default=_plain)),
+            ttl_seconds=settings.idempotency_ttl_seconds,
+            wait_seconds=settings.idempotency_wait_seconds, work=work,
+        )
+    except idempotency.IdempotencyKeyReused as exc:
+        return _key_error(union, "this idempotencyKey was already used for another request; "
+                          "use a new key for a new request", exc.code)
+    except ValidationFailed as exc:  # a malformed key
+        return _key_error(union, exc.message.replace("Idempotency-Key", "idempotencyKey"),
+                          exc.code)
+    if not replayed:
+        return first[0]
+    kept = json.loads(answer.body)
+    if "error" in kept:
+        members = {m.__name__: m for m in _members(union)}
+        return members[kept["error"]](**kept["fields"])
+    return await attempt(union, lambda: reload(kept["ok"]))
+
+
+def _key_error(union: Any, message: str, code: str) -> Error:
+    if ValidationError not in _members(union):
+        raise ValidationFailed(message, field="idempotencyKey")
+    return ValidationError(message=message, code=code, field="idempotencyKey")
+
+
+def _plain(value: Any) -> Any:
+    """JSON for argument values that are not JSON already (enums, datetimes)."""
+    return getattr(value, "value", None) if isinstance(value, Enum) else str(value)

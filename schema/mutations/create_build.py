@@ -7,7 +7,13 @@ import strawberry
 from app.services import builds
 from app.services.commands import CreateBuild
 from schema.context import Info
-from schema.mutations.base import attempt, command, given, result_union
+from schema.mutations.base import (
+    IdempotencyKey,
+    attempt_once,
+    command,
+    given,
+    result_union,
+)
 from schema.permissions import CanWrite
 from schema.scalars import JSON
 from schema.types.build import Build
@@ -29,7 +35,9 @@ CreateBuildResult = result_union(
 )
 
 
-async def create_build(info: Info, input: CreateBuildInput) -> CreateBuildResult:
+async def create_build(
+    info: Info, input: CreateBuildInput, idempotency_key: IdempotencyKey = None
+) -> CreateBuildResult:
     async def run() -> Build:
         row = await builds.create_build(
             actor=info.context.principal, command=command(CreateBuild, given(input))
@@ -37,7 +45,16 @@ async def create_build(info: Info, input: CreateBuildInput) -> CreateBuildResult
         info.context.loaders.forget_build(row.id, row=row)
         return Build.from_model(row)
 
-    return await attempt(CreateBuildResult, run)
+    async def reload(ref: dict) -> Build:
+        return Build.from_model(
+            await builds.get_build(actor=info.context.principal, build_id=ref["id"])
+        )
+
+    return await attempt_once(
+        info, CreateBuildResult, run, key=idempotency_key, operation="createBuild",
+        arguments={"input": strawberry.asdict(input)}, ref=lambda b: {"id": str(b.id)},
+        reload=reload,
+    )
 
 
 field = strawberry.mutation(

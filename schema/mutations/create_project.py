@@ -7,7 +7,13 @@ import strawberry
 from app.services import projects
 from app.services.commands import CreateProject
 from schema.context import Info
-from schema.mutations.base import attempt, command, given, result_union
+from schema.mutations.base import (
+    IdempotencyKey,
+    attempt_once,
+    command,
+    given,
+    result_union,
+)
 from schema.permissions import CanWrite
 from schema.types.errors import ConflictError, ValidationError
 from schema.types.project import Project
@@ -26,7 +32,9 @@ class CreateProjectInput:
 CreateProjectResult = result_union("CreateProjectResult", Project, ConflictError, ValidationError)
 
 
-async def create_project(info: Info, input: CreateProjectInput) -> CreateProjectResult:
+async def create_project(
+    info: Info, input: CreateProjectInput, idempotency_key: IdempotencyKey = None
+) -> CreateProjectResult:
     async def run() -> Project:
         row = await projects.create_project(
             actor=info.context.principal, command=command(CreateProject, given(input))
@@ -34,7 +42,16 @@ async def create_project(info: Info, input: CreateProjectInput) -> CreateProject
         info.context.loaders.forget_project(row.id, row=row)
         return Project.from_model(row)
 
-    return await attempt(CreateProjectResult, run)
+    async def reload(ref: dict) -> Project:
+        return Project.from_model(
+            await projects.get_project(actor=info.context.principal, project_id=ref["id"])
+        )
+
+    return await attempt_once(
+        info, CreateProjectResult, run, key=idempotency_key, operation="createProject",
+        arguments={"input": strawberry.asdict(input)}, ref=lambda p: {"id": str(p.id)},
+        reload=reload,
+    )
 
 
 field = strawberry.mutation(

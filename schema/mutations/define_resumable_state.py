@@ -8,7 +8,13 @@ from app.services import resumable
 from app.services.commands import DefineResumableState
 from schema.context import Info
 from schema.enums import ResumeStrategy
-from schema.mutations.base import attempt, command, given, result_union
+from schema.mutations.base import (
+    IdempotencyKey,
+    attempt_once,
+    command,
+    given,
+    result_union,
+)
 from schema.permissions import CanWrite
 from schema.types.errors import ConflictError, NotFoundError, ValidationError
 from schema.types.resumable import ResumableState
@@ -35,7 +41,8 @@ DefineResumableStateResult = result_union(
 
 
 async def define_resumable_state(
-    info: Info, project_id: strawberry.ID, input: DefineResumableStateInput
+    info: Info, project_id: strawberry.ID, input: DefineResumableStateInput,
+    idempotency_key: IdempotencyKey = None,
 ) -> DefineResumableStateResult:
     async def run() -> ResumableState:
         row = await resumable.define_resumable_state(
@@ -45,7 +52,18 @@ async def define_resumable_state(
         info.context.loaders.forget_project(str(project_id))
         return ResumableState.from_model(row)
 
-    return await attempt(DefineResumableStateResult, run)
+    async def reload(ref: dict) -> ResumableState:
+        return ResumableState.from_model(await resumable.get_resumable_state(
+            actor=info.context.principal, project_id=ref["project_id"],
+            state_code=ref["state_code"],
+        ))
+
+    return await attempt_once(
+        info, DefineResumableStateResult, run, key=idempotency_key,
+        operation="defineResumableState",
+        arguments={"projectId": str(project_id), "input": strawberry.asdict(input)},
+        ref=lambda r: {"project_id": r.project_id, "state_code": r.state_code}, reload=reload,
+    )
 
 
 field = strawberry.mutation(

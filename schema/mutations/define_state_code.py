@@ -6,8 +6,15 @@ import strawberry
 
 from app.services import projects
 from app.services.commands import DefineStateCode
+from app.services.errors import NotFound
 from schema.context import Info
-from schema.mutations.base import attempt, command, given, result_union
+from schema.mutations.base import (
+    IdempotencyKey,
+    attempt_once,
+    command,
+    given,
+    result_union,
+)
 from schema.permissions import CanWrite
 from schema.types.errors import ConflictError, NotFoundError, ValidationError
 from schema.types.project import StateCode
@@ -29,7 +36,8 @@ DefineStateCodeResult = result_union(
 
 
 async def define_state_code(
-    info: Info, project_id: strawberry.ID, input: DefineStateCodeInput
+    info: Info, project_id: strawberry.ID, input: DefineStateCodeInput,
+    idempotency_key: IdempotencyKey = None,
 ) -> DefineStateCodeResult:
     async def run() -> StateCode:
         row = await projects.define_state_code(
@@ -39,7 +47,20 @@ async def define_state_code(
         info.context.loaders.forget_project(str(project_id))
         return StateCode.from_model(row)
 
-    return await attempt(DefineStateCodeResult, run)
+    async def reload(ref: dict) -> StateCode:
+        codes = await projects.list_state_codes(
+            actor=info.context.principal, project_id=ref["project_id"]
+        )
+        row = next((c for c in codes if str(c.id) == ref["id"]), None)
+        if row is None:
+            raise NotFound(f"state code '{ref['id']}' not found")
+        return StateCode.from_model(row)
+
+    return await attempt_once(
+        info, DefineStateCodeResult, run, key=idempotency_key, operation="defineStateCode",
+        arguments={"projectId": str(project_id), "input": strawberry.asdict(input)},
+        ref=lambda c: {"project_id": str(project_id), "id": str(c.id)}, reload=reload,
+    )
 
 
 field = strawberry.mutation(

@@ -8,9 +8,16 @@ import strawberry
 
 from app.services import jobs
 from app.services.commands import LinkJob
+from app.services.errors import NotFound
 from schema.context import Info
 from schema.enums import JobStatus, TriggerSource
-from schema.mutations.base import attempt, command, given, result_union
+from schema.mutations.base import (
+    IdempotencyKey,
+    attempt_once,
+    command,
+    given,
+    result_union,
+)
 from schema.permissions import CanWrite
 from schema.types.errors import NotFoundError, ValidationError
 from schema.types.job import Job
@@ -39,7 +46,10 @@ class LinkJobInput:
 LinkJobResult = result_union("LinkJobResult", Job, NotFoundError, ValidationError)
 
 
-async def link_job(info: Info, build_id: strawberry.ID, input: LinkJobInput) -> LinkJobResult:
+async def link_job(
+    info: Info, build_id: strawberry.ID, input: LinkJobInput,
+    idempotency_key: IdempotencyKey = None,
+) -> LinkJobResult:
     async def run() -> Job:
         row = await jobs.link_job(
             actor=info.context.principal, build_id=str(build_id),
@@ -48,7 +58,18 @@ async def link_job(info: Info, build_id: strawberry.ID, input: LinkJobInput) -> 
         info.context.loaders.forget_jobs(row.build_id)
         return Job.from_model(row)
 
-    return await attempt(LinkJobResult, run)
+    async def reload(ref: dict) -> Job:
+        listed = await jobs.list_jobs(actor=info.context.principal, build_id=ref["build_id"])
+        row = next((j for j in listed if str(j.id) == ref["id"]), None)
+        if row is None:
+            raise NotFound(f"job '{ref['id']}' not found")
+        return Job.from_model(row)
+
+    return await attempt_once(
+        info, LinkJobResult, run, key=idempotency_key, operation="linkJob",
+        arguments={"buildId": str(build_id), "input": strawberry.asdict(input)},
+        ref=lambda j: {"build_id": str(j.build_id), "id": str(j.id)}, reload=reload,
+    )
 
 
 field = strawberry.mutation(

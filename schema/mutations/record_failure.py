@@ -7,7 +7,13 @@ import strawberry
 from app.services import builds
 from app.services.commands import RecordFailure
 from schema.context import Info
-from schema.mutations.base import attempt, command, given, result_union
+from schema.mutations.base import (
+    IdempotencyKey,
+    attempt_once,
+    command,
+    given,
+    result_union,
+)
 from schema.permissions import CanWrite
 from schema.scalars import JSON
 from schema.types.build import Build
@@ -29,7 +35,8 @@ RecordFailureResult = result_union(
 
 
 async def record_failure(
-    info: Info, build_id: strawberry.ID, input: RecordFailureInput
+    info: Info, build_id: strawberry.ID, input: RecordFailureInput,
+    idempotency_key: IdempotencyKey = None,
 ) -> RecordFailureResult:
     async def run() -> Build:
         row = await builds.record_failure(
@@ -39,7 +46,16 @@ async def record_failure(
         info.context.loaders.forget_build(row.id, row=row)
         return Build.from_model(row)
 
-    return await attempt(RecordFailureResult, run)
+    async def reload(ref: dict) -> Build:
+        return Build.from_model(
+            await builds.get_build(actor=info.context.principal, build_id=ref["id"])
+        )
+
+    return await attempt_once(
+        info, RecordFailureResult, run, key=idempotency_key, operation="recordFailure",
+        arguments={"buildId": str(build_id), "input": strawberry.asdict(input)},
+        ref=lambda b: {"id": str(b.id)}, reload=reload,
+    )
 
 
 field = strawberry.mutation(

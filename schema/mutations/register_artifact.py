@@ -9,7 +9,13 @@ import strawberry
 from app.services import artifacts
 from app.services.commands import RegisterArtifact
 from schema.context import Info
-from schema.mutations.base import attempt, command, given, result_union
+from schema.mutations.base import (
+    IdempotencyKey,
+    attempt_once,
+    command,
+    given,
+    result_union,
+)
 from schema.permissions import CanWrite
 from schema.scalars import JSON, BigInt
 from schema.types.artifact import Artifact
@@ -41,7 +47,8 @@ RegisterArtifactResult = result_union(
 
 
 async def register_artifact(
-    info: Info, build_id: strawberry.ID, input: RegisterArtifactInput
+    info: Info, build_id: strawberry.ID, input: RegisterArtifactInput,
+    idempotency_key: IdempotencyKey = None,
 ) -> RegisterArtifactResult:
     async def run() -> Artifact:
         row = await artifacts.register_artifact(
@@ -51,7 +58,16 @@ async def register_artifact(
         info.context.loaders.forget_artifacts(row.build_id)
         return Artifact.from_model(row)
 
-    return await attempt(RegisterArtifactResult, run)
+    async def reload(ref: dict) -> Artifact:
+        return Artifact.from_model(await artifacts.get_artifact(
+            actor=info.context.principal, build_id=ref["build_id"], artifact_id=ref["id"]
+        ))
+
+    return await attempt_once(
+        info, RegisterArtifactResult, run, key=idempotency_key, operation="registerArtifact",
+        arguments={"buildId": str(build_id), "input": strawberry.asdict(input)},
+        ref=lambda a: {"build_id": str(a.build_id), "id": str(a.id)}, reload=reload,
+    )
 
 
 field = strawberry.mutation(

@@ -8,7 +8,13 @@ from app.services import resume
 from app.services.commands import RequestResume
 from schema.context import Info
 from schema.enums import RequestSource
-from schema.mutations.base import attempt, command, given, result_union
+from schema.mutations.base import (
+    IdempotencyKey,
+    attempt_once,
+    command,
+    given,
+    result_union,
+)
 from schema.permissions import CanWrite
 from schema.scalars import JSON
 from schema.types.errors import (
@@ -53,7 +59,8 @@ RequestResumeResult = result_union(
 
 
 async def request_resume(
-    info: Info, build_id: strawberry.ID, input: RequestResumeInput
+    info: Info, build_id: strawberry.ID, input: RequestResumeInput,
+    idempotency_key: IdempotencyKey = None,
 ) -> RequestResumeResult:
     async def run() -> ResumeRequest:
         data = given(input)
@@ -68,7 +75,16 @@ async def request_resume(
         info.context.loaders.forget_variables(row.build_id)
         return ResumeRequest.from_model(row)
 
-    return await attempt(RequestResumeResult, run)
+    async def reload(ref: dict) -> ResumeRequest:
+        return ResumeRequest.from_model(
+            await resume.get_resume_request(actor=info.context.principal, request_id=ref["id"])
+        )
+
+    return await attempt_once(
+        info, RequestResumeResult, run, key=idempotency_key, operation="requestResume",
+        arguments={"buildId": str(build_id), "input": strawberry.asdict(input)},
+        ref=lambda r: {"id": str(r.id)}, reload=reload,
+    )
 
 
 field = strawberry.mutation(

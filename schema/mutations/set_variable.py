@@ -8,7 +8,13 @@ from app.services import variables
 from app.services.commands import SetVariable
 from schema.context import Info
 from schema.enums import VariableType
-from schema.mutations.base import attempt, command, given, result_union
+from schema.mutations.base import (
+    IdempotencyKey,
+    attempt_once,
+    command,
+    given,
+    result_union,
+)
 from schema.permissions import CanWrite
 from schema.types.errors import NotFoundError, ValidationError
 from schema.types.variable import Variable
@@ -39,7 +45,8 @@ _INPUT_NAMES = {"variableKey": "key", "variableValue": "value", "variableType": 
 
 
 async def set_variable(
-    info: Info, build_id: strawberry.ID, input: SetVariableInput
+    info: Info, build_id: strawberry.ID, input: SetVariableInput,
+    idempotency_key: IdempotencyKey = None,
 ) -> SetVariableResult:
     async def run() -> VariableSet:
         data = {_NAMES.get(k, k): v for k, v in given(input).items()}
@@ -50,7 +57,19 @@ async def set_variable(
         info.context.loaders.forget_variables(result.variable.build_id)
         return VariableSet(variable=Variable.from_view(result.variable), created=result.created)
 
-    return await attempt(SetVariableResult, run, fields=_INPUT_NAMES)
+    async def reload(ref: dict) -> VariableSet:
+        view = await variables.get_variable(
+            actor=info.context.principal, build_id=ref["build_id"], key=ref["key"]
+        )
+        return VariableSet(variable=Variable.from_view(view), created=ref["created"])
+
+    return await attempt_once(
+        info, SetVariableResult, run, key=idempotency_key, operation="setVariable",
+        arguments={"buildId": str(build_id), "input": strawberry.asdict(input)},
+        ref=lambda r: {"build_id": str(r.variable.build_id), "key": r.variable.key,
+                       "created": r.created},
+        reload=reload, fields=_INPUT_NAMES,
+    )
 
 
 field = strawberry.mutation(

@@ -8,7 +8,13 @@ from app.services import builds
 from app.services.commands import TransitionBuild
 from schema.context import Info
 from schema.enums import StateStatus
-from schema.mutations.base import attempt, command, given, result_union
+from schema.mutations.base import (
+    IdempotencyKey,
+    attempt_once,
+    command,
+    given,
+    result_union,
+)
 from schema.permissions import CanWrite
 from schema.scalars import JSON
 from schema.types.build import Build
@@ -29,7 +35,8 @@ TransitionBuildResult = result_union(
 
 
 async def transition_build(
-    info: Info, build_id: strawberry.ID, input: TransitionBuildInput
+    info: Info, build_id: strawberry.ID, input: TransitionBuildInput,
+    idempotency_key: IdempotencyKey = None,
 ) -> TransitionBuildResult:
     async def run() -> Build:
         row = await builds.transition_build(
@@ -39,7 +46,16 @@ async def transition_build(
         info.context.loaders.forget_build(row.id, row=row)
         return Build.from_model(row)
 
-    return await attempt(TransitionBuildResult, run)
+    async def reload(ref: dict) -> Build:
+        return Build.from_model(
+            await builds.get_build(actor=info.context.principal, build_id=ref["id"])
+        )
+
+    return await attempt_once(
+        info, TransitionBuildResult, run, key=idempotency_key, operation="transitionBuild",
+        arguments={"buildId": str(build_id), "input": strawberry.asdict(input)},
+        ref=lambda b: {"id": str(b.id)}, reload=reload,
+    )
 
 
 field = strawberry.mutation(

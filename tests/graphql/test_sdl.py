@@ -31,7 +31,7 @@ def test_contract_names_are_in_the_sdl() -> None:
         "projects(",
         "resumeRequest(id: ID!): ResumeRequest",
         "artifacts(stateCode: Int = null, artifactType: String = null, isResumable: Boolean = null, isFinal: Boolean = null): [Artifact!]!",
-        "registerArtifact(buildId: ID!, input: RegisterArtifactInput!): RegisterArtifactResult!",
+        "registerArtifact(buildId: ID!, input: RegisterArtifactInput!, idempotencyKey: String = null): RegisterArtifactResult!",
         "interface Error {",
         "type NotResumableError implements Error {",
         "scalar JSON",
