@@ -113,6 +113,11 @@ class Settings(BaseSettings):
     # expired token ends them with an UNAUTHENTICATED error.
     subscription_auth_check_seconds: float = Field(default=5.0, gt=0)
 
+    # --- Hardening (issue 7) ---
+    # While the database is unavailable (restarting, saturated), a worker loop retries at
+    # least this often, so that workers serve again within seconds of it coming back.
+    worker_outage_backoff_seconds: float = Field(default=5.0, gt=0)
+
     @field_validator("trigger_retry_delays", "webhook_retry_delays", mode="before")
     @classmethod
     def _delays(cls, value: object) -> object:

@@ -23,9 +23,11 @@ def build_loop(sender: Sender) -> Loop:
     async def step() -> bool:
         return await sender.step() > 0
 
-    return Loop("webhook-sender", step, idle_seconds=sender.settings.webhook_idle_seconds,
-                timeout_seconds=sender.settings.webhook_timeout_seconds * 10 + 60,
-                on_stop=sender.release)
+    settings = sender.settings
+    return Loop("webhook-sender", step, idle_seconds=settings.webhook_idle_seconds,
+                timeout_seconds=settings.webhook_timeout_seconds * 10 + 60,
+                on_stop=sender.release,
+                max_outage_backoff_seconds=settings.worker_outage_backoff_seconds)
 
 
 async def serve(settings: Settings, stop: asyncio.Event) -> None:
