@@ -143,3 +143,37 @@ async def test_rest_summary_speaks_snake_case(scenario, client):
     assert [(s["code"], s["state"]) for s in c["steps"]] == [
         (10, "done"), (20, "failed"), (30, "todo"), (35, "todo"), (40, "todo"), (100, "todo")]
     assert (await client.get("/dashboard/summary", headers={"X-API-Key": ""})).status_code == 401
+
+
+async def _resumed_builds(writer, count: int) -> str:
+    """`count` builds that failed at 20 after 10 took 4 minutes, each resumed and running."""
+    pid = await f.project(writer)
+    for number in range(1, count + 1):
+        b = await Build.create(project_id=pid, build_number=number, status="running",
+                               current_state=20, created_at=T0)
+        await _history(b, (0 * MIN, 10, "in_progress"), (4 * MIN, 10, "completed"),
+                       (6 * MIN, 20, "failed"), (20 * MIN, 20, "in_progress"))
+        r = await ResumeRequest.create(
+            build_id=b.id, resume_from_state=20, resume_reason="retry", requested_by="ops",
+            status="completed" if number % 2 else "failed", created_at=T0 + 10 * MIN,
+            triggered_at=T0 + 12 * MIN, completed_at=T0 + 30 * MIN)
+        await _running(r, b, T0 + 20 * MIN)
+    return pid
+
+
+async def test_statements_do_not_grow_with_builds(database, writer, reader, monkeypatch):
+    """Every figure comes from a fixed number of statements, whatever the number of builds."""
+    from tests.graphql.test_query_count import counting_statements
+
+    small, large = await _resumed_builds(writer, 2), await _resumed_builds(writer, 12)
+    with counting_statements(monkeypatch) as seen_small:
+        s2 = await stats.get_stats(actor=reader, project_id=small)
+    with counting_statements(monkeypatch) as seen_large:
+        s12 = await stats.get_stats(actor=reader, project_id=large)
+    assert len(seen_small) == len(seen_large) <= 8, seen_large
+    assert (s2.resumes_started, s12.resumes_started) == (2, 12)
+    assert s2.build_minutes_saved == pytest.approx(8.0) and s12.build_minutes_saved == pytest.approx(48.0)
+    assert s12.median_time_to_resume_seconds == pytest.approx(14 * 60)
+    assert s12.resume_success_rate == 0.5
+    assert [(d.day.isoformat(), d.completed, d.failed) for d in s12.resume_success_by_day] == [
+        ("2026-01-05", 6, 6)]
