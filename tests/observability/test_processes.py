@@ -123,6 +123,34 @@ async def test_subscriptions_authenticate_at_connection_init(pair):
         assert (await sock.receive())["type"] == "connection_ack"
 
 
+async def test_revoking_a_key_in_another_process_ends_its_subscriptions(pair):
+    """Process A re-checks the key of an open subscription; B revokes it: A ends the operation
+    with UNAUTHENTICATED (a `next` carrying the error, then `complete`) within its check
+    interval plus its key cache's lifetime."""
+    from tests.conftest import ADMIN_KEY
+
+    a, b = pair
+    admin = {"X-API-Key": ADMIN_KEY}
+    async with httpx.AsyncClient(timeout=10) as http:
+        build_id = await _new_build(http, b.url)
+        r = await http.post(f"{b.url}/auth/keys", headers=admin,
+                            json={"name": unique("watcher"), "scopes": ["read"]})
+        assert r.status_code == 201, r.text
+        key = r.json()
+        async with GraphQLSocket.connect(a.ws_url, {"X-API-Key": key["key"]}) as sock:
+            assert (await sock.receive())["type"] == "connection_ack"
+            await sock.subscribe("1", SUBSCRIBE, {"id": build_id, "after": "0"})
+            got: list[tuple[int, str]] = []
+            await _collect(sock, 1, got)
+            r = await http.delete(f"{b.url}/auth/keys/{key['id']}", headers=admin)
+            assert r.status_code == 200, r.text
+            message = await sock.receive(timeout=30)
+            assert message["type"] == "next" and message["id"] == "1", message
+            [error] = message["payload"]["errors"]
+            assert error["extensions"]["code"] == "UNAUTHENTICATED" and "revoked" in error["message"]
+            assert (await sock.receive())["type"] == "complete"
+
+
 def _health_count(text: str) -> float:
     for family in text_string_to_metric_families(text):
         for s in family.samples:
