@@ -27,9 +27,10 @@ log = logging.getLogger("buildstate.idempotency")
 HEADER = "idempotency-key"
 REPLAYED = b"idempotent-replayed"
 _NOT_KEPT = {408, 425, 429}
-# GraphQL has its own argument; /auth/ answers carry secrets (tokens, plain keys) that must not
-# be stored; /webhooks/ callers are CI systems authenticated by signature, not by a credential.
-SKIP_PREFIXES = ("/graphql", "/auth/", "/webhooks/")
+# GraphQL has its own argument; /auth/ and /webhook-subscriptions answers carry secrets (tokens,
+# plain keys, signing secrets) that must not be stored in the key table; /webhooks/ callers are
+# CI systems authenticated by signature, not by a credential.
+SKIP_PREFIXES = ("/graphql", "/auth/", "/webhook-subscriptions", "/webhooks/")
 
 
 class IdempotencyMiddleware:

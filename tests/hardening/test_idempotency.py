@@ -239,3 +239,18 @@ async def test_the_rest_answer_is_sent_after_the_commit(database):
         await IdempotencyMiddleware(broken, database)(scope, receive, send)
     assert not await Project.filter(id=pid + "-b").exists()
     assert not await IdempotencyKey.filter(key=other).exists()
+
+
+async def test_answers_with_a_signing_secret_are_never_stored(database):
+    """A webhook subscription's answer carries its secret once: it is not kept in the key table."""
+    from tests.conftest import ADMIN_KEY
+    from tests.hardening.conftest import serve
+
+    key = unique("k")
+    async with serve(database, key=ADMIN_KEY) as http:
+        body = {"name": unique("hook"), "url": "http://127.0.0.1:9/hook", "events": ["*"]}
+        created = await http.post("/webhook-subscriptions", json=body,
+                                  headers={"Idempotency-Key": key})
+        assert created.status_code == 201 and created.json()["secret"]
+        await http.delete(f"/webhook-subscriptions/{created.json()['id']}")
+    assert not await IdempotencyKey.filter(key=key).exists()
