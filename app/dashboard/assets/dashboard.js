@@ -234,7 +234,8 @@
         this.ws.send(JSON.stringify({ type: "pong" }));
       } else if (msg.type === "next") {
         this.onEvent(msg.payload);
-      } else if (msg.type === "error") {
+      } else if (msg.type === "error" || msg.type === "complete") {
+        // The server ended it (an error, or the credential check): the next follow() may ask again.
         for (const [k, id] of this.subs) if (id === msg.id) this.subs.delete(k);
       }
     }
