@@ -255,6 +255,9 @@ async def run_once(
     except KeyTakenOver:
         raise  # the key is another request's now: nothing of ours to free
     except Exception as exc:
+        if answer is not None and not answer.keep:  # its rollback failed: nothing was committed
+            await settle(lambda: release(claim=outcome))
+            return answer, False
         if answer is not None and answer.status_code >= 400:
             # A refusal whose transaction could not commit (on PostgreSQL a failed statement
             # the transport turned into a 4xx aborts it): the refusal changed nothing, so it is

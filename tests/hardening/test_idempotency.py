@@ -254,3 +254,48 @@ async def test_answers_with_a_signing_secret_are_never_stored(database):
         assert created.status_code == 201 and created.json()["secret"]
         await http.delete(f"/webhook-subscriptions/{created.json()['id']}")
     assert not await IdempotencyKey.filter(key=key).exists()
+
+
+async def test_a_refusal_whose_transaction_failed_is_still_kept(database):
+    """On PostgreSQL a failed statement aborts the transaction; a 4xx made of it is kept alone."""
+    from tortoise.exceptions import IntegrityError
+
+    actor, key, pid = make_actor("idem-atomic", "write"), unique("k"), unique("idem")
+    await Project.create(id=pid, name="x")
+    calls = 0
+
+    async def duplicate() -> idempotency.Answer:
+        nonlocal calls
+        calls += 1
+        try:
+            await Project.create(id=pid, name="again")  # no savepoint: aborts on PostgreSQL
+        except IntegrityError:
+            return idempotency.Answer(409, '{"detail": "exists"}')
+        return idempotency.Answer(201, "{}")
+
+    answer, replayed = await idempotency.run_once(work=duplicate, **_args(actor, key))
+    assert (answer.status_code, replayed) == (409, False)
+    again, replayed = await idempotency.run_once(work=duplicate, **_args(actor, key))
+    assert (again, replayed, calls) == (answer, True, 1)
+
+
+async def test_a_not_kept_answer_whose_rollback_failed_frees_the_key(
+    database, monkeypatch: pytest.MonkeyPatch
+):
+    actor, key = make_actor("idem-atomic", "write"), unique("k")
+
+    class BrokenTransaction:
+        async def __aenter__(self):
+            return None
+
+        async def __aexit__(self, *exc):
+            raise ConnectionError("the connection died during ROLLBACK")
+
+    monkeypatch.setattr(idempotency, "in_transaction", BrokenTransaction)
+
+    async def unavailable() -> idempotency.Answer:
+        return idempotency.Answer(503, "{}", keep=False)
+
+    answer, replayed = await idempotency.run_once(work=unavailable, **_args(actor, key))
+    assert (answer.status_code, replayed) == (503, False)
+    assert not await IdempotencyKey.filter(key=key).exists()
