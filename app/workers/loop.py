@@ -20,13 +20,18 @@ import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from app.settings import get_settings
 from app.unavailable import UNAVAILABLE
 
 log = logging.getLogger("buildstate.workers")
 
 Step = Callable[[], Awaitable[bool]]  # returns True when it did work (run again at once)
+
+
+def _outage_backoff_setting() -> float:
+    return get_settings().worker_outage_backoff_seconds
 
 
 @dataclass
@@ -37,7 +42,8 @@ class Loop:
     timeout_seconds: float = 300.0
     max_backoff_seconds: float = 30.0
     on_stop: Callable[[], Awaitable[object]] | None = None
-    max_outage_backoff_seconds: float = 5.0  # the default of Settings.worker_outage_backoff_seconds
+    # Loops built without it (the orchestrator's) follow BUILDSTATE_WORKER_OUTAGE_BACKOFF_SECONDS.
+    max_outage_backoff_seconds: float = field(default_factory=_outage_backoff_setting)
 
     async def run(self, stop: asyncio.Event) -> None:
         failures = 0

@@ -74,3 +74,19 @@ async def test_a_loop_retries_quickly_through_an_outage() -> None:
     await asyncio.wait_for(recovered.wait(), 4)
     stop.set()
     await asyncio.wait_for(runner, 5)
+
+
+def test_other_loops_follow_the_setting_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.settings import get_settings
+
+    async def step() -> bool:
+        return False
+
+    monkeypatch.setenv("BUILDSTATE_WORKER_OUTAGE_BACKOFF_SECONDS", "3")
+    get_settings.cache_clear()
+    try:
+        assert Loop("orchestrator-like", step).max_outage_backoff_seconds == 3.0
+    finally:
+        monkeypatch.delenv("BUILDSTATE_WORKER_OUTAGE_BACKOFF_SECONDS")
+        get_settings.cache_clear()
+    assert Loop("orchestrator-like", step).max_outage_backoff_seconds == 5.0
