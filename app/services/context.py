@@ -256,14 +256,21 @@ def _context(row: dict[str, Any], reveal: bool, now: datetime, sqlite: bool) -> 
                       row["failed_state"])
     open_request = _OpenRequest(row["open_from"]) if row["open_from"] is not None else None
     codes = _list(row["codes"])
-    items = [_artifact(build_id, a) for a in _list(row["artifacts"])]
-    variables = _list(row["variables"])
     if sqlite:
         codes.sort()
-        items.sort(key=lambda a: (a.state_code, a.created_at))
-        variables.sort(key=lambda v: v["variable_key"])
     target = derived.resume_from_state(build, open_request, codes)
     config = next((_config(c) for c in _list(row["configs"]) if c["state_code"] == target), None)
+    # Only artifacts that can be answered or that a requirement names are worth a record.
+    wanted = set(config.required_artifacts) if config is not None else set()
+    items = [
+        _artifact(build_id, a) for a in _list(row["artifacts"])
+        if (a["deleted_at"] is None and a["is_resumable"])
+        or a["artifact_name"] in wanted or a["artifact_type"] in wanted
+    ]
+    variables = _list(row["variables"])
+    if sqlite:
+        items.sort(key=lambda a: (a.state_code, a.created_at))
+        variables.sort(key=lambda v: v["variable_key"])
     keys = {v["variable_key"] for v in variables}
     missing_a, missing_v, reasons = missing_requirements(config, items, keys, now)
     return ResumeContext(

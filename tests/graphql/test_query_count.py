@@ -31,11 +31,15 @@ _METHODS = ("execute_query", "execute_query_dict", "execute_insert", "execute_ma
 
 @contextmanager
 def counting_statements(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """Every SQL statement the ORM sends while the block runs."""
+    """Every SQL statement the ORM sends while the block runs, inside transactions too (not
+    BEGIN/COMMIT: on PostgreSQL the X-SQL-Statements header counts those as well)."""
     seen: list[str] = []
-    client = type(connections.get("default"))
+    client_type = type(connections.get("default"))
     for name in _METHODS:
-        original = getattr(client, name)
+        # Patched where it is defined, so that the transaction wrappers (subclasses of the
+        # driver's client, not of ours) count too.
+        client = next(k for k in client_type.__mro__ if name in vars(k))
+        original = vars(client)[name]
 
         def wrap(original=original):
             async def counted(self, query, *args, **kwargs):

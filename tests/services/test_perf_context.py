@@ -1,0 +1,175 @@
+"""The resume context's hand-written statement answers what the ORM and the rules would.
+
+The reference below reads the same rows through the models and applies the same rules
+(app.services.derived, usable artifacts, masking); the service's one statement must agree on
+every field, on SQLite and on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from app.rest.schemas import ArtifactOut, ResumableStateOut
+from app.services import artifacts, builds, context, derived, resume, resumable, variables
+from app.services.commands import (
+    DefineResumableState,
+    RegisterArtifact,
+    RequestResume,
+    SetVariable,
+)
+from app.services.crypto import MASK
+from app.services.errors import Forbidden, NotFound
+from db.models import Artifact, Build, ResumableState, ResumeRequest, StateCode, Variable
+from tests import factories as f
+
+
+def art(name: str, **kw) -> RegisterArtifact:
+    data = dict(state_code=20, artifact_name=name, artifact_type="vm_snapshot",
+                artifact_path=f"s3://b/{name}")
+    return RegisterArtifact(**(data | kw))
+
+
+async def _reference(build_id, reveal: bool = False) -> dict:
+    """The resume context computed the ORM way (what the service did before the statement)."""
+    build = await Build.get(id=build_id)
+    open_request = await ResumeRequest.get_or_none(
+        build_id=build_id, status__in=derived.OPEN_RESUME_STATUSES)
+    codes = await StateCode.filter(project_id=build.project_id).order_by("code").values_list(
+        "code", flat=True)
+    rows = await Artifact.filter(build_id=build_id).order_by("state_code", "created_at")
+    found = await Variable.filter(build_id=build_id).order_by("variable_key")
+    target = derived.resume_from_state(build, open_request, list(codes))
+    config = await ResumableState.get_or_none(project_id=build.project_id, state_code=target)
+    now = datetime.now(timezone.utc)
+    missing_a, missing_v, reasons = context.missing_requirements(
+        config, rows, {v.variable_key for v in found}, now)
+    return {
+        "resume_from_state": target,
+        "artifacts": [a for a in rows if context.usable(a, now)],
+        "variables": {v.variable_key: variables.view(v, reveal=reveal).variable_value for v in found},
+        "config": config,
+        "missing": (missing_a, missing_v),
+        "blockers": context.status_blockers(build, open_request) + reasons,
+    }
+
+
+def _same_record(record, model, fields) -> None:
+    for name in fields:
+        assert getattr(record, name) == getattr(model, name), name
+
+
+async def _check(build_id, actor, reveal: bool = False) -> context.ResumeContext:
+    ctx = await context.get_resume_context(actor=actor, build_id=str(build_id), reveal=reveal)
+    ref = await _reference(build_id, reveal)
+    assert ctx.resume_from_state == ref["resume_from_state"]
+    assert [a.id for a in ctx.artifacts] == [a.id for a in ref["artifacts"]]
+    for record, model in zip(ctx.artifacts, ref["artifacts"]):
+        _same_record(record, model, ArtifactOut.model_fields)
+    assert ctx.variables == ref["variables"]
+    if ref["config"] is None:
+        assert ctx.resumable_state_config is None
+    else:
+        _same_record(ctx.resumable_state_config, ref["config"], ResumableStateOut.model_fields)
+    assert (ctx.missing_artifacts, ctx.missing_variables) == ref["missing"]
+    assert ctx.blockers == ref["blockers"]
+    return ctx
+
+
+def test_records_carry_every_field_the_answers_show() -> None:
+    record_fields = {f.name for f in dataclasses.fields(context.ArtifactRecord)}
+    assert set(ArtifactOut.model_fields) <= record_fields
+    assert record_fields <= set(Artifact._meta.fields_map) | {"build_id"}
+    config_fields = {f.name for f in dataclasses.fields(context.ResumableStateRecord)}
+    assert set(ResumableStateOut.model_fields) <= config_fields
+    assert config_fields <= set(ResumableState._meta.fields_map) | {"project_id"}
+
+
+async def test_rich_build_matches_the_orm(database, writer, admin) -> None:
+    _, b = await f.seed_failed_build(writer, configure=True)  # failed at 35, config for 35
+    past = datetime.now(timezone.utc) - timedelta(hours=1)
+    future = datetime.now(timezone.utc) + timedelta(days=3)
+    await artifacts.register_artifact(actor=writer, build_id=str(b.id), command=art(
+        "later", state_code=30, expires_at=future, size_bytes=5 * 2**32, checksum="abc",
+        metadata={"nested": {"list": [1, 2.5, "x", None, True]}, "unicode": "é✓"}))
+    await artifacts.register_artifact(actor=writer, build_id=str(b.id), command=art(
+        "old", state_code=10, expires_at=past))
+    await artifacts.register_artifact(actor=writer, build_id=str(b.id), command=art(
+        "cfg", artifact_type="config_file", is_resumable=False))
+    gone = await artifacts.register_artifact(actor=writer, build_id=str(b.id), command=art("gone"))
+    await artifacts.delete_artifact(actor=admin, build_id=str(b.id), artifact_id=str(gone.id))
+    await variables.set_variable(actor=writer, build_id=str(b.id), command=SetVariable(
+        variable_key="db_password", variable_value="hunter2", is_sensitive=True))
+    await variables.set_variable(actor=writer, build_id=str(b.id), command=SetVariable(
+        variable_key="a_first", variable_value=""))
+
+    ctx = await _check(b.id, writer)
+    assert [a.artifact_name for a in ctx.artifacts] == ["rhel9-snapshot-001", "later"]
+    assert ctx.variables["db_password"] == MASK
+    assert ctx.can_resume and ctx.resume_from_state == 35
+    assert ctx.artifacts[1].size_bytes == 5 * 2**32
+    assert ctx.artifacts[1].metadata["nested"]["list"] == [1, 2.5, "x", None, True]
+    assert ctx.artifacts[0].created_at.tzinfo is not None
+
+    revealed = await _check(b.id, admin, reveal=True)
+    assert revealed.variables["db_password"] == "hunter2"
+    with pytest.raises(Forbidden):
+        await context.get_resume_context(actor=writer, build_id=str(b.id), reveal=True)
+
+
+async def test_blockers_and_missing_requirements_match(database, writer, admin) -> None:
+    project_id, b = await f.seed_failed_build(writer)
+    await resumable.define_resumable_state(actor=writer, project_id=project_id, command=(
+        DefineResumableState(state_code=35, required_artifacts=["gone", "cfg", "old", "never",
+                                                                "config_file"],
+                             required_variables=["vm_instance_id", "missing_var"])))
+    past = datetime.now(timezone.utc) - timedelta(hours=1)
+    await artifacts.register_artifact(actor=writer, build_id=str(b.id), command=art(
+        "old", expires_at=past))
+    await artifacts.register_artifact(actor=writer, build_id=str(b.id), command=art(
+        "cfg", artifact_type="config_file", is_resumable=False))
+    gone = await artifacts.register_artifact(actor=writer, build_id=str(b.id), command=art("gone"))
+    await artifacts.delete_artifact(actor=admin, build_id=str(b.id), artifact_id=str(gone.id))
+
+    ctx = await _check(b.id, writer)
+    assert ctx.missing_artifacts == ["gone", "cfg", "old", "never", "config_file"]
+    assert ctx.missing_variables == ["missing_var"]
+    assert not ctx.can_resume and len(ctx.blockers) == 6
+
+
+async def test_open_request_and_running_build(database, writer) -> None:
+    _, b = await f.seed_failed_build(writer, configure=True)
+    await resume.request_resume(actor=writer, build_id=str(b.id), command=RequestResume(
+        resume_from_state=30, resume_reason="retry", requested_by="ops"))
+    ctx = await _check(b.id, writer)
+    assert ctx.resume_from_state == 30 and ctx.blockers == []
+
+    pid = await f.project(writer)
+    running = await f.build(writer, pid)
+    await f.move(writer, running.id, 10, "completed")
+    running_status = (await Build.get(id=running.id)).status
+    ctx = await _check(running.id, writer)
+    assert ctx.resume_from_state == 20  # the next state after the last successful one
+    assert ctx.blockers == [f"build is {running_status}; only failed or cancelled builds can be resumed"]
+
+
+async def test_batch_of_builds_and_unknown_ids(database, writer) -> None:
+    pid = await f.project(writer, with_states=False)
+    made = [await f.build(writer, pid) for _ in range(3)]
+    await artifacts.register_artifact(actor=writer, build_id=str(made[1].id), command=art("x"))
+    ids = [m.id for m in made]
+    got = await context.resume_contexts_by_build_ids(ids + [ids[0]])
+    assert set(got) == set(ids)
+    assert [len(got[i].artifacts) for i in ids] == [0, 1, 0]
+    for i in ids:
+        assert got[i].resume_from_state == 0  # no state codes: the current state
+        await _check(i, writer)
+    assert await context.resume_contexts_by_build_ids([]) == {}
+    with pytest.raises(NotFound):
+        await context.get_resume_context(actor=writer, build_id="00000000-0000-0000-0000-000000000000")
+    with pytest.raises(NotFound):
+        await context.get_resume_context(actor=writer, build_id="not-a-uuid")
+    with pytest.raises(NotFound):
+        await builds.get_build(actor=writer, build_id="not-a-uuid")
