@@ -8,16 +8,12 @@
 What it does, all on 127.0.0.1:
 1. creates a PostgreSQL database `bench_<time>_<pid>` and seeds it with scripts/seed_bench.py
    (1,000 builds, plus builds with 10/50/500/1,000 artifacts for the scaling table);
-2. counts SQL statements per request: PostgreSQL logs every statement of that database
-   (`ALTER DATABASE .. SET log_statement = 'all'`) while each workload is sent sequentially to a
-   freshly started service and floor; the log lines of the backends whose client sockets belong
-   to the server process (pg_stat_activity.client_port matched to /proc/<pid>/fd) are counted.
-   A multi-statement simple query counts each statement; BEGIN/COMMIT and pool resets count;
-   what the process sends while idle (background loops) is measured and subtracted. If the log
-   is unreadable the service's `X-SQL-Statements` header (BUILDSTATE_COUNT_SQL=1) is used, else
-   "n/a";
-3. restarts both without statement logging and runs the four workloads against the service and
-   the two REST ones against the floor, interleaved (floor, service REST, service GraphQL) in
+2. starts the service with BUILDSTATE_COUNT_SQL=1 and the floor with --count-sql: each answers
+   with `X-SQL-Statements: N`, the statements the request sent to PostgreSQL (BEGIN/COMMIT
+   included; see db/sqlcount.py). SQL/req is the mean of that header over a few sequential
+   requests per workload (and per artifact count, to show it does not grow with the answer) and
+   over every request of the measured load. The header costs a ContextVar lookup per statement;
+3. runs the four workloads against the service and the two REST ones against the floor, interleaved (floor, service REST, service GraphQL) in
    rounds, 16 keep-alive connections closed loop, a warm-up before each measured segment;
    written artifacts are deleted (and the table vacuumed) after each write segment so reads
    keep the seeded shape;
@@ -120,6 +116,8 @@ def start_server(name: str, db_url: str, port: int, workdir: Path, *, count_sql:
                "--port", str(port), "--no-access-log", "--log-level", "warning"]
     else:
         cmd = [PY, str(SCRIPTS / "floor_app.py"), "--database-url", db_url, "--port", str(port)]
+        if count_sql:
+            cmd.append("--count-sql")
     with open(server.log, "wb") as out:
         server.proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
                                        start_new_session=True)
@@ -365,134 +363,6 @@ def run_load(server: Server, workload: str, ids: list[str], *, connections: int,
 
 # ----------------------------------------------------------------------------- SQL counting
 
-LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)? \S+ \[(\d+)\] (\S*)@(\S*) (\w+):  (.*)$")
-STMT = re.compile(r"^(?:statement: |execute [^:]*: )(.*)$", re.S)
-
-
-def find_pg_log(base: str) -> Path | None:
-    try:
-        row = pg(base, "postgres", "SELECT pg_current_logfile() AS f, current_setting('data_directory') AS d")[0][0]
-        if row["f"]:
-            p = Path(row["f"]) if row["f"].startswith("/") else Path(row["d"]) / row["f"]
-            if os.access(p, os.R_OK):
-                return p
-    except Exception:  # noqa: BLE001
-        pass
-    logs = sorted(Path("/var/log/postgresql").glob("postgresql-*.log"), key=lambda p: p.stat().st_mtime)
-    return logs[-1] if logs and os.access(logs[-1], os.R_OK) else None
-
-
-def split_statements(sql: str) -> list[str]:
-    """Statements of one simple-protocol query string (';' outside quotes)."""
-    out, cur, quote = [], [], None
-    for ch in sql:
-        if quote:
-            cur.append(ch)
-            if ch == quote:
-                quote = None
-        elif ch in ("'", '"'):
-            quote = ch
-            cur.append(ch)
-        elif ch == ";":
-            out.append("".join(cur).strip())
-            cur = []
-        else:
-            cur.append(ch)
-    out.append("".join(cur).strip())
-    return [s for s in out if s]
-
-
-def logged_statements(text: str, dbname: str) -> list[tuple[int, str]]:
-    """(backend pid, statement) of every statement PostgreSQL logged for `dbname`."""
-    entries: list[tuple[int, list[str]]] = []
-    current: list[str] | None = None
-    for line in text.splitlines():
-        m = LOG_LINE.match(line)
-        if m:
-            current = None
-            if m.group(3) == dbname and m.group(4) == "LOG":
-                current = [m.group(5)]
-                entries.append((int(m.group(1)), current))
-        elif current is not None:
-            current.append(line)
-    out: list[tuple[int, str]] = []
-    for pid, e in entries:
-        m = STMT.match("\n".join(e))
-        if not m:
-            continue
-        if e[0].startswith("statement: "):
-            out += [(pid, x) for x in split_statements(m.group(1))]
-        else:
-            out.append((pid, m.group(1).strip()))
-    return out
-
-
-def local_ports(pid: int) -> set[int]:
-    """Local TCP ports of the sockets a process holds (its connections to PostgreSQL among them)."""
-    inodes = set()
-    try:
-        for fd in Path(f"/proc/{pid}/fd").iterdir():
-            try:
-                link = os.readlink(fd)
-            except OSError:
-                continue
-            if link.startswith("socket:["):
-                inodes.add(link[8:-1])
-    except OSError:
-        return set()
-    ports = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            lines = Path(table).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            cols = line.split()
-            if len(cols) > 9 and cols[9] in inodes:
-                ports.add(int(cols[1].rsplit(":", 1)[1], 16))
-    return ports
-
-
-def normalize_sql(sql: str) -> str:
-    s = re.sub(r"\s+", " ", sql).strip()
-    s = re.sub(r"'[^']*'", "'?'", s)
-    return s[:110]
-
-
-class SqlCounter:
-    """Counts the statements PostgreSQL logged for one server process (its own backends only)."""
-
-    def __init__(self, log: Path | None, base: str, dbname: str) -> None:
-        self.log, self.base, self.dbname = log, base, dbname
-        self.idle_rate: dict[str, float] = {}
-
-    def offset(self) -> int:
-        return self.log.stat().st_size if self.log else 0
-
-    def backends(self, server: Server) -> set[int]:
-        """PostgreSQL backend pids whose client socket belongs to the server process."""
-        ports = local_ports(server.pid)
-        rows = pg(self.base, self.dbname, "SELECT pid, client_port FROM pg_stat_activity "
-                                          "WHERE datname = current_database()")[0]
-        return {r["pid"] for r in rows if r["client_port"] in ports}
-
-    def read_since(self, offset: int, pids: set[int]) -> list[str]:
-        if self.log is None:
-            return []
-        with open(self.log, "rb") as f:
-            f.seek(offset)
-            text = f.read().decode(errors="replace")
-        return [sql for pid, sql in logged_statements(text, self.dbname) if pid in pids]
-
-    def measure_idle(self, server: Server, seconds: float) -> None:
-        """Statements the server sends on its own (background loops), per second."""
-        if self.log is None:
-            return
-        off = self.offset()
-        time.sleep(seconds)
-        self.idle_rate[server.name] = len(self.read_since(off, self.backends(server))) / seconds
-
-
 class SyncClient:
     """One keep-alive connection for the sequential SQL-counting phase."""
 
@@ -523,42 +393,24 @@ class SyncClient:
 
 @dataclass
 class SqlSample:
-    per_request: float | None
-    header: float | None
-    breakdown: list[tuple[float, str]]
+    header: float | None  # mean X-SQL-Statements over the sampled requests
     status: Counter
-    steady: float | None = None  # statements that occur in every request (not cache refreshes)
 
 
-def sample_sql(server: Server, workload: str, build_ids: list[str], n: int, api_key: str,
-               counter: SqlCounter) -> SqlSample:
+def sample_sql(server: Server, workload: str, build_ids: list[str], n: int, api_key: str) -> SqlSample:
     client = SyncClient(server.port, api_key)
     try:
-        for i in range(3):  # warm statement caches and type introspection
+        for i in range(3):  # warm statement caches, type introspection and the key cache
             client.request(workload, build_ids[i % len(build_ids)], i)
-        time.sleep(0.3)
-        pids = counter.backends(server) if counter.log else set()
-        off, t0 = counter.offset(), time.time()
         headers, statuses = [], Counter()
         for i in range(n):
             status, h, _ = client.request(workload, build_ids[(i + 3) % len(build_ids)], 100 + i)
             statuses[status] += 1
             if "x-sql-statements" in h:
                 headers.append(int(h["x-sql-statements"]))
-        elapsed = time.time() - t0
-        time.sleep(0.3)
-        if counter.log:
-            pids |= counter.backends(server)
-        stmts = counter.read_since(off, pids)
     finally:
         client.close()
-    per = None
-    if counter.log is not None:
-        per = max(0.0, (len(stmts) - counter.idle_rate.get(server.name, 0.0) * elapsed) / n)
-    counts = Counter(normalize_sql(s) for s in stmts)
-    breakdown = sorted(((c / n, s) for s, c in counts.items()), reverse=True)
-    steady = float(sum(c // n for c in counts.values())) if counter.log is not None else None
-    return SqlSample(per, sum(headers) / len(headers) if headers else None, breakdown, statuses, steady)
+    return SqlSample(sum(headers) / len(headers) if headers else None, statuses)
 
 
 # ----------------------------------------------------------------------------- consistency
@@ -744,15 +596,8 @@ def main(argv: list[str] | None = None) -> int:
         report["seed"] = seed_info
         print(f"seeded {dbname}: {seed_info['rows']} in {seed_info['seconds']} s ({seed_info['method']})", flush=True)
 
-        # --- phase 1: SQL statements per request, with statement logging on for this database.
-        log = find_pg_log(args.pg)
-        try:
-            pg(args.pg, "postgres", f'ALTER DATABASE "{dbname}" SET log_statement = \'all\'')
-        except Exception as exc:  # noqa: BLE001
-            print(f"note: statement logging unavailable ({exc}); SQL counts from X-SQL-Statements", flush=True)
-            log = None
-        counter = SqlCounter(log, args.pg, dbname)
-        floor = start_server("floor", pg_url(args.pg, dbname), free_port(), workdir)
+        # --- phase 1: SQL statements per request, from X-SQL-Statements (sequential requests).
+        floor = start_server("floor", pg_url(args.pg, dbname), free_port(), workdir, count_sql=True)
         service = (Server("service", 0, error="--floor-only") if args.floor_only else
                    start_server("service", pg_url(args.pg, dbname), free_port(), workdir, count_sql=True))
         servers += [floor, service]
@@ -765,36 +610,18 @@ def main(argv: list[str] | None = None) -> int:
         for srv in (floor, service):
             if not srv.up:
                 continue
-            client = SyncClient(srv.port, api_key)
-            try:  # open its pool and caches before measuring what it sends on its own
-                for i in range(3):
-                    client.request("rest_read", ids[i % len(ids)], i)
-            finally:
-                client.close()
-            counter.measure_idle(srv, 0.5 if args.short else 2.0)
             for wl in args.workloads:
                 if srv.name == "floor" and wl not in FLOOR_WORKLOADS:
                     continue
-                sql[(srv.name, wl)] = sample_sql(srv, wl, ids, args.sql_samples, api_key, counter)
+                sql[(srv.name, wl)] = sample_sql(srv, wl, ids, args.sql_samples, api_key)
                 if wl.endswith("read"):
-                    for n in (min(sizes, default=None), max(sizes, default=None)):
-                        if n is not None:
-                            sql[(srv.name, f"{wl}@{n}")] = sample_sql(srv, wl, [sizes[n]], args.sql_samples,
-                                                                       api_key, counter)
+                    for n in sorted(sizes):
+                        sql[(srv.name, f"{wl}@{n}")] = sample_sql(srv, wl, [sizes[n]], args.sql_samples, api_key)
         diffs = compare_contexts(service, floor, ids[:3] + [b for _, b in scaling_builds[:1]], api_key) if service.up else []
         service_ok = service.up
-        pg(args.pg, "postgres", f'ALTER DATABASE "{dbname}" RESET log_statement')
         cleanup_writes(args.pg, dbname)
 
-        # --- phase 2: throughput, interleaved, on servers whose connections do not log
-        # (--short keeps the same servers: it only proves the path works).
-        if not args.short:
-            for s in (floor, service):
-                stop_server(s)
-            floor = start_server("floor", pg_url(args.pg, dbname), free_port(), workdir)
-            service = (Server("service", 0, error=service.error) if not service_ok else
-                       start_server("service", pg_url(args.pg, dbname), free_port(), workdir))
-            servers += [floor, service]
+        # --- phase 2: throughput, interleaved (the same processes: the header is cheap).
         results: dict[tuple[str, str], Result] = {}
         plan = []
         for op in ("read", "write"):
@@ -866,7 +693,7 @@ def main(argv: list[str] | None = None) -> int:
         # --- report
         print()
         render(args, report, results, sql, scaling, rows_def, scaling_builds, diffs, profiles,
-               rss_first, rss_last, counter, service_ok)
+               rss_first, rss_last, service_ok)
         report["elapsed_seconds"] = round(time.time() - t_start, 1)
         print(f"\n(total {report['elapsed_seconds']:.0f} s; database {'kept: ' + ', '.join(dbs) if args.keep_db else 'dropped'})")
         if args.json:
@@ -883,10 +710,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def render(args, report, results, sql, scaling, rows_def, scaling_builds, diffs, profiles,
-           rss_first, rss_last, counter, service_ok) -> None:
+           rss_first, rss_last, service_ok) -> None:
     floor_rps = {op: results[("floor", f"rest_{op}")].rps for op in ("read", "write")
                  if ("floor", f"rest_{op}") in results}
-    sql_source = "PostgreSQL statement log" if counter.log else "X-SQL-Statements header"
+    sql_source = "X-SQL-Statements header"
     headers = ["target", "workload", "req/s", "p50 ms", "p99 ms", "errors", "KB/resp", "SQL/req",
                "vs floor", "srv CPU", "srv ms/req", "PG CPU", "PG ms/req", "LG CPU", "other CPU", "PostGraphile (issue)"]
     rows, table = [], []
@@ -897,7 +724,8 @@ def render(args, report, results, sql, scaling, rows_def, scaling_builds, diffs,
             continue
         r = results.get((target, wl))
         s = sql.get((target, wl))
-        sql_v = s.per_request if s and s.per_request is not None else (s.header if s else None)
+        sql_v = (sum(r.sql_header) / len(r.sql_header) if r is not None and r.sql_header
+                 else (s.header if s else None))
         op = wl.split("_")[1]
         ref = ""
         if wl in POSTGRAPHILE:
@@ -930,7 +758,7 @@ def render(args, report, results, sql, scaling, rows_def, scaling_builds, diffs,
           f"{args.builds:,} builds, one server process\n")
     print_table(headers, rows)
     print(f"\nSQL/req: {sql_source}, {args.sql_samples} sequential requests"
-          + "".join(f"; {k} sends {v:.1f} statements/s when idle (subtracted)" for k, v in counter.idle_rate.items() if v)
+          + " (mean over every measured request; BEGIN/COMMIT count)"
           + ". CPU columns: share of one core during the measured window (server process, PostgreSQL"
             " backends of the database, load generator); 'ms/req' is CPU time per answered request, which"
             " holds up better than req/s on a busy machine. 'vs floor' for GraphQL rows compares with the"
@@ -972,19 +800,18 @@ def render(args, report, results, sql, scaling, rows_def, scaling_builds, diffs,
         if r and r.count and floor_rps.get(op):
             ratio = r.rps / floor_rps[op]
             goals.append(f"{'PASS' if ratio >= 0.5 else 'FAIL'} REST {op} ≥ half the floor: {ratio:.2f}")
+    sizes = sorted(dict(scaling_builds))
     for wl in ("rest_read", "gql_read"):
-        small, big = sql.get(("service", f"{wl}@{min(dict(scaling_builds), default=0)}")), \
-            sql.get(("service", f"{wl}@{max(dict(scaling_builds), default=0)}"))
-        base = sql.get(("service", wl))
-        # Statements present in every request (an auth-cache refresh now and then is not growth).
-        vals = [x.steady if x.steady is not None else x.header for x in (small, base, big) if x]
-        if len(vals) >= 2 and None not in vals:
-            sizes = sorted(dict(scaling_builds))
-            same = max(vals) - min(vals) < 0.5
+        by_size = [(n, sql.get(("service", f"{wl}@{n}"))) for n in sizes]
+        vals = [(n, x.header) for n, x in by_size if x is not None and x.header is not None]
+        if len(vals) >= 2:
+            same = max(v for _, v in vals) - min(v for _, v in vals) < 0.5
             goals.append(f"{'PASS' if same else 'FAIL'} {WORKLOADS[wl]} SQL statements per request constant in the "
-                         f"answer size ({sizes[0]} / 50 / {sizes[-1]} artifacts): "
-                         + " / ".join(f"{v:.0f}" for v in vals))
+                         "answer size (" + " / ".join(f"{n}" for n, _ in vals) + " artifacts): "
+                         + " / ".join(f"{v:.1f}" for _, v in vals))
     if rss_first is not None and rss_last is not None:
+        print(f"\nservice RSS: {rss_first:.0f} MB after the first warm-up, {rss_last:.0f} MB at the end of the last "
+              "measured window")
         goals.append(f"{'PASS' if rss_last - rss_first < 20 else 'CHECK'} service memory after warm-up "
                      f"{rss_first:.0f} MB → end {rss_last:.0f} MB ({rss_last - rss_first:+.0f} MB)")
     if diffs:
@@ -1038,15 +865,9 @@ def render(args, report, results, sql, scaling, rows_def, scaling_builds, diffs,
     if sql:
         print(f"\n## SQL statements per request ({sql_source})\n")
         for (target, wl), s in sql.items():
-            v = s.per_request if s.per_request is not None else s.header
-            extra = f", header says {s.header:.1f}" if s.header is not None and s.per_request is not None else ""
             status = ",".join(f"{k}×{c}" for k, c in sorted(s.status.items()))
-            print(f"- {target} {wl}: {fmt(v, '.1f')}{extra} (HTTP {status})")
-            if target == "service" and "@" not in wl:
-                for per, stmt in s.breakdown[:12]:
-                    print(f"    {per:4.1f} × {stmt}")
-        report["sql"] = {f"{t} {w}": {"per_request": s.per_request, "header": s.header, "steady": s.steady,
-                                       "breakdown": s.breakdown[:20]} for (t, w), s in sql.items()}
+            print(f"- {target} {wl}: {fmt(s.header, '.1f')} (HTTP {status})")
+        report["sql"] = {f"{t} {w}": {"header": s.header} for (t, w), s in sql.items()}
 
     if profiles:
         print(f"\n## py-spy profile of the service under load ({args.profile_seconds:g} s per workload; raw stacks in "

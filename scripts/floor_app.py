@@ -4,6 +4,7 @@ Starlette + asyncpg, no ORM. `GET /builds/{id}/resume-context` is ONE SQL statem
 the whole JSON inside PostgreSQL; `POST /builds/{id}/artifacts` is ONE statement (an INSERT of the
 artifact plus its audit event row in a data-modifying CTE: the service must write the event row
 too, so the floor does). `X-API-Key` is checked against `api_keys` with a 30-second cache.
+With --count-sql every answer says `X-SQL-Statements: N`, as the service's does.
 
     python scripts/floor_app.py --database-url postgres://postgres@127.0.0.1:5432/DB --port 8099
 """
@@ -16,6 +17,7 @@ import os
 import time
 import uuid
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
@@ -148,6 +150,39 @@ SELECT {ARTIFACT_JSON.format(a="ins")}::text FROM ins
 KEY_SQL = "SELECT name, scopes::text FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL"
 
 _keys: dict[str, tuple[float, str | None, frozenset[str]]] = {}
+_statements: ContextVar[list[int] | None] = ContextVar("floor_statements", default=None)
+
+
+def _sent() -> None:
+    """One statement sent (for --count-sql)."""
+    counter = _statements.get()
+    if counter is not None:
+        counter[0] += 1
+
+
+class CountSql:
+    """Pure ASGI: `X-SQL-Statements` on every answer."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        counter = [0]
+        token = _statements.set(counter)
+
+        async def send_with_count(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []),
+                                      (b"x-sql-statements", str(counter[0]).encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_count)
+        finally:
+            _statements.reset(token)
 
 
 def _json(status: int, body: Any) -> Response:
@@ -163,6 +198,7 @@ async def _principal(request: Request, scope: str) -> tuple[str | None, Response
     now = time.monotonic()
     hit = _keys.get(digest)
     if hit is None or hit[0] < now:
+        _sent()
         row = await request.app.state.pool.fetchrow(KEY_SQL, digest)
         hit = (now + KEY_TTL, row["name"] if row else None,
                frozenset(orjson.loads(row["scopes"])) if row else frozenset())
@@ -187,6 +223,8 @@ async def resume_context(request: Request) -> Response:
     if error:
         return error
     build_id = _build_id(request)
+    if build_id:
+        _sent()
     body = await request.app.state.pool.fetchval(RESUME_CONTEXT_SQL, build_id) if build_id else None
     if body is None:
         return _json(404, {"detail": f"build '{request.path_params['build_id']}' not found"})
@@ -217,6 +255,7 @@ async def register_artifact(request: Request) -> Response:
     except (TypeError, ValueError):
         return _json(422, {"detail": [{"loc": ["body", "expires_at"], "msg": "not a datetime"}]})
     try:
+        _sent()
         body = await request.app.state.pool.fetchval(
             REGISTER_ARTIFACT_SQL, build_id, uuid.uuid4(), data["state_code"], data["artifact_name"],
             data["artifact_type"], data["artifact_path"], data.get("storage_backend"),
@@ -240,7 +279,7 @@ async def _no_reset(conn: asyncpg.Connection) -> None:
     return None
 
 
-def create_app(database_url: str | None = None) -> Starlette:
+def create_app(database_url: str | None = None, *, count_sql: bool = False) -> Any:
     url = (database_url or os.environ["FLOOR_DATABASE_URL"]).replace("postgres://", "postgresql://", 1)
 
     @asynccontextmanager
@@ -257,7 +296,7 @@ def create_app(database_url: str | None = None) -> Starlette:
         finally:
             await app.state.pool.close()
 
-    return Starlette(
+    app = Starlette(
         routes=[
             Route("/health", health),
             Route("/builds/{build_id}/resume-context", resume_context),
@@ -265,6 +304,7 @@ def create_app(database_url: str | None = None) -> Starlette:
         ],
         lifespan=lifespan,
     )
+    return CountSql(app) if count_sql else app
 
 
 def main() -> None:
@@ -274,8 +314,9 @@ def main() -> None:
     ap.add_argument("--database-url", required=True)
     ap.add_argument("--port", type=int, default=8099)
     ap.add_argument("--access-log", action="store_true")
+    ap.add_argument("--count-sql", action="store_true", help="answer with X-SQL-Statements")
     args = ap.parse_args()
-    uvicorn.run(create_app(args.database_url), host="127.0.0.1", port=args.port,
+    uvicorn.run(create_app(args.database_url, count_sql=args.count_sql), host="127.0.0.1", port=args.port,
                 log_level="warning", access_log=args.access_log)
 
 

@@ -251,7 +251,7 @@ class _OpenRequest:
 
 
 def _context(row: dict[str, Any], reveal: bool, now: datetime, sqlite: bool) -> ResumeContext:
-    build_id = row["id"] if isinstance(row["id"], uuid.UUID) else uuid.UUID(row["id"])
+    build_id = uuid.UUID(str(row["id"]))  # a plain UUID (asyncpg gives its own subclass)
     build = _BuildRow(row["status"], row["current_state"], row["last_successful_state"],
                       row["failed_state"])
     open_request = _OpenRequest(row["open_from"]) if row["open_from"] is not None else None
