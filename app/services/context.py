@@ -151,23 +151,27 @@ def status_blockers(build: derived.BuildStates, open_request: object | None) -> 
 # The ORM needed seven statements (and a Model instance per row, the largest cost of the read).
 # This statement returns one row per build with its open request, its project's state codes and
 # configs, and its artifacts and variables as JSON arrays built by the database; the rules stay
-# here in Python (derived states, usable artifacts, missing requirements, masking). The columns
-# come from the models, so a new column is picked up; both dialects are tested
+# here in Python (derived states, usable artifacts, missing requirements, masking). Artifacts
+# come in two lists: live and resumable ones whole (the answer is among them), the others as the
+# five columns that can explain a missing requirement. Both dialects are tested
 # (tests/services/test_perf_context.py).
 
 _ARTIFACT_COLUMNS = [f for f in ArtifactRecord.__slots__ if f != "build_id"]
+_SEEN_COLUMNS = ["artifact_name", "artifact_type", "is_resumable", "expires_at", "deleted_at"]
 _CONFIG_COLUMNS = list(ResumableStateRecord.__slots__)
 _JSON_COLUMNS = {"metadata", "required_artifacts", "required_variables"}
 
 
-def _json_object(dialect: str, alias: str, columns: list[str]) -> str:
+def _json_array(dialect: str, alias: str, columns: list[str]) -> str:
+    """A row as a JSON array (positional: no key repeated per row, less to parse)."""
+
     def value(column: str) -> str:
         ref = f'{alias}."{column}"'
         # SQLite stores JSON columns as text: json() embeds them as JSON, not as a string.
         return f"json({ref})" if dialect == "sqlite" and column in _JSON_COLUMNS else ref
 
-    function = "json_build_object" if dialect == "postgres" else "json_object"
-    return f"{function}(" + ", ".join(f"'{c}', {value(c)}" for c in columns) + ")"
+    function = "json_build_array" if dialect == "postgres" else "json_array"
+    return f"{function}(" + ", ".join(value(c) for c in columns) + ")"
 
 
 @lru_cache(maxsize=8)
@@ -177,9 +181,7 @@ def _statement(dialect: str, count: int) -> str:
     else:  # SQLite before 3.44 has no ORDER BY in aggregates: sorted in Python
         ids, agg, order = f"b.id IN ({', '.join('?' * count)})", "json_group_array", ""
     statuses = ", ".join(f"'{s}'" for s in derived.OPEN_RESUME_STATUSES)
-    artifact = _json_object(dialect, "a", _ARTIFACT_COLUMNS)
-    config = _json_object(dialect, "c", _CONFIG_COLUMNS)
-    variable = _json_object(dialect, "v", ["variable_key", "variable_value", "is_sensitive"])
+    live = "a.deleted_at IS NULL AND a.is_resumable"
     return f"""
 SELECT b.id, b.project_id, b.status, b.current_state, b.last_successful_state, b.failed_state,
   (SELECT r.resume_from_state FROM resume_requests r
@@ -187,11 +189,14 @@ SELECT b.id, b.project_id, b.status, b.current_state, b.last_successful_state, b
     ORDER BY r.created_at DESC LIMIT 1) AS open_from,
   (SELECT {agg}(s.code{order.format("s.code")}) FROM state_codes s
     WHERE s.project_id = b.project_id) AS codes,
-  (SELECT {agg}({config}) FROM resumable_states c WHERE c.project_id = b.project_id) AS configs,
-  (SELECT {agg}({artifact}{order.format('a.state_code, a.created_at')}) FROM build_artifacts a
-    WHERE a.build_id = b.id) AS artifacts,
-  (SELECT {agg}({variable}{order.format("v.variable_key")}) FROM build_variables v
-    WHERE v.build_id = b.id) AS variables
+  (SELECT {agg}({_json_array(dialect, "c", _CONFIG_COLUMNS)}) FROM resumable_states c
+    WHERE c.project_id = b.project_id) AS configs,
+  (SELECT {agg}({_json_array(dialect, "a", _ARTIFACT_COLUMNS)}{order.format("a.state_code, a.created_at")})
+    FROM build_artifacts a WHERE a.build_id = b.id AND {live}) AS artifacts,
+  (SELECT {agg}({_json_array(dialect, "a", _SEEN_COLUMNS)}) FROM build_artifacts a
+    WHERE a.build_id = b.id AND NOT ({live})) AS other_artifacts,
+  (SELECT {agg}({_json_array(dialect, "v", ["variable_key", "variable_value", "is_sensitive"])}{order.format("v.variable_key")})
+    FROM build_variables v WHERE v.build_id = b.id) AS variables
 FROM builds b WHERE {ids}"""
 
 
@@ -210,30 +215,55 @@ def _when(value: str | None) -> datetime | None:
     return moment.astimezone(timezone.utc)
 
 
-def _artifact(build_id: uuid.UUID, a: dict[str, Any]) -> ArtifactRecord:
+# The positions below are the order of _ARTIFACT_COLUMNS and _CONFIG_COLUMNS, i.e. of the
+# records' fields: checked here, once, so that a field added to a record cannot shift them.
+assert _ARTIFACT_COLUMNS == [
+    "id", "state_code", "artifact_name", "artifact_type", "artifact_path", "storage_backend",
+    "storage_region", "storage_bucket", "storage_key", "size_bytes", "checksum",
+    "checksum_algorithm", "is_resumable", "is_final", "expires_at", "metadata", "version",
+    "created_at", "updated_at", "deleted_at",
+], _ARTIFACT_COLUMNS
+assert _CONFIG_COLUMNS == [
+    "id", "project_id", "state_code", "is_resumable", "resume_strategy", "required_artifacts",
+    "required_variables", "resume_command", "resume_timeout_seconds", "description", "notes",
+    "created_at", "updated_at",
+], _CONFIG_COLUMNS
+
+
+def _artifact(build_id: uuid.UUID, v: list[Any]) -> ArtifactRecord:
+    (ident, state_code, name, kind, path, backend, region, bucket, key, size, checksum,
+     algorithm, resumable, final, expires, metadata, version, created, updated, deleted) = v
     return ArtifactRecord(
-        id=uuid.UUID(a["id"]), build_id=build_id, state_code=a["state_code"],
-        artifact_name=a["artifact_name"], artifact_type=a["artifact_type"],
-        artifact_path=a["artifact_path"], storage_backend=a["storage_backend"],
-        storage_region=a["storage_region"], storage_bucket=a["storage_bucket"],
-        storage_key=a["storage_key"], size_bytes=a["size_bytes"], checksum=a["checksum"],
-        checksum_algorithm=a["checksum_algorithm"], is_resumable=bool(a["is_resumable"]),
-        is_final=bool(a["is_final"]), expires_at=_when(a["expires_at"]),
-        metadata=a["metadata"] if a["metadata"] is not None else {}, version=a["version"],
-        created_at=_when(a["created_at"]), updated_at=_when(a["updated_at"]),  # type: ignore[arg-type]
-        deleted_at=_when(a["deleted_at"]),
+        id=uuid.UUID(ident), build_id=build_id, state_code=state_code, artifact_name=name,
+        artifact_type=kind, artifact_path=path, storage_backend=backend, storage_region=region,
+        storage_bucket=bucket, storage_key=key, size_bytes=size, checksum=checksum,
+        checksum_algorithm=algorithm, is_resumable=bool(resumable), is_final=bool(final),
+        expires_at=_when(expires), metadata=metadata if metadata is not None else {},
+        version=version, created_at=_when(created), updated_at=_when(updated),  # type: ignore[arg-type]
+        deleted_at=_when(deleted),
     )
 
 
-def _config(c: dict[str, Any]) -> ResumableStateRecord:
+@dataclass(frozen=True, slots=True)
+class _SeenArtifact:
+    """A deleted or non-resumable artifact: only ever a reason why a requirement is missing."""
+
+    artifact_name: str
+    artifact_type: str
+    is_resumable: bool
+    expires_at: datetime | None
+    deleted_at: datetime | None
+
+
+def _config(v: list[Any]) -> ResumableStateRecord:
+    (ident, project_id, state_code, resumable, strategy, artifacts, variables, command, timeout,
+     description, notes, created, updated) = v
     return ResumableStateRecord(
-        id=uuid.UUID(c["id"]), project_id=c["project_id"], state_code=c["state_code"],
-        is_resumable=bool(c["is_resumable"]), resume_strategy=c["resume_strategy"],
-        required_artifacts=c["required_artifacts"] or [],
-        required_variables=c["required_variables"] or [],
-        resume_command=c["resume_command"], resume_timeout_seconds=c["resume_timeout_seconds"],
-        description=c["description"], notes=c["notes"],
-        created_at=_when(c["created_at"]), updated_at=_when(c["updated_at"]),  # type: ignore[arg-type]
+        id=uuid.UUID(ident), project_id=project_id, state_code=state_code,
+        is_resumable=bool(resumable), resume_strategy=strategy,
+        required_artifacts=artifacts or [], required_variables=variables or [],
+        resume_command=command, resume_timeout_seconds=timeout, description=description,
+        notes=notes, created_at=_when(created), updated_at=_when(updated),  # type: ignore[arg-type]
     )
 
 
@@ -259,20 +289,21 @@ def _context(row: dict[str, Any], reveal: bool, now: datetime, sqlite: bool) -> 
     if sqlite:
         codes.sort()
     target = derived.resume_from_state(build, open_request, codes)
-    config = next((_config(c) for c in _list(row["configs"]) if c["state_code"] == target), None)
-    # Only artifacts that can be answered or that a requirement names are worth a record.
+    config = next((_config(c) for c in _list(row["configs"]) if c[2] == target), None)
+    items = [_artifact(build_id, a) for a in _list(row["artifacts"])]  # live and resumable
+    # The others only explain a missing requirement: those a requirement names.
     wanted = set(config.required_artifacts) if config is not None else set()
-    items = [
-        _artifact(build_id, a) for a in _list(row["artifacts"])
-        if (a["deleted_at"] is None and a["is_resumable"])
-        or a["artifact_name"] in wanted or a["artifact_type"] in wanted
+    seen = [
+        _SeenArtifact(name, kind, bool(resumable), _when(expires), _when(deleted))
+        for name, kind, resumable, expires, deleted in _list(row["other_artifacts"])
+        if name in wanted or kind in wanted
     ]
-    variables = _list(row["variables"])
+    variables = _list(row["variables"])  # [key, stored value, is_sensitive]
     if sqlite:
         items.sort(key=lambda a: (a.state_code, a.created_at))
-        variables.sort(key=lambda v: v["variable_key"])
-    keys = {v["variable_key"] for v in variables}
-    missing_a, missing_v, reasons = missing_requirements(config, items, keys, now)
+        variables.sort(key=lambda v: v[0])
+    keys = {v[0] for v in variables}
+    missing_a, missing_v, reasons = missing_requirements(config, items + seen, keys, now)
     return ResumeContext(
         build_id=build_id,
         current_state=build.current_state,
@@ -280,10 +311,8 @@ def _context(row: dict[str, Any], reveal: bool, now: datetime, sqlite: bool) -> 
         failed_state=build.failed_state,
         resume_from_state=target,
         artifacts=[a for a in items if usable(a, now)],
-        variables={
-            v["variable_key"]: shown_value(v["variable_value"], bool(v["is_sensitive"]), reveal)
-            for v in variables
-        },
+        variables={key: shown_value(value, bool(sensitive), reveal)
+                   for key, value, sensitive in variables},
         resumable_state_config=config,
         missing_artifacts=missing_a,
         missing_variables=missing_v,
