@@ -8,6 +8,8 @@ from collections import Counter
 import httpx
 import pytest
 
+from app.services import projects
+from app.settings import Settings
 from db.models import (
     Artifact,
     Build,
@@ -20,9 +22,10 @@ from db.models import (
     StateCode,
     Variable,
 )
+from schema.context import Context
 from tests import factories
 from tests.conftest import unique
-from tests.graphql.support import error, ok, outcome
+from tests.graphql.support import error, execute, ok, outcome
 
 CREATE_PROJECT = f"""
 mutation($input: CreateProjectInput!, $key: String) {{
@@ -211,3 +214,32 @@ async def test_a_refused_mutation_leaves_no_row(database, writer, with_key: bool
     out = (await ok(REGISTER, writer, variables))["registerArtifact"]
     assert out["__typename"] == "ValidationError"
     assert await Artifact.filter(build_id=b.id).count() == before
+
+
+async def test_a_duplicate_of_a_running_mutation_is_told_to_retry(
+    database, writer, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the first call runs, a duplicate waits up to the setting, then gets CONFLICT."""
+    if backend != "postgres":
+        pytest.skip("on SQLite the duplicate waits for the first call's write lock instead")
+    release = asyncio.Event()
+    original = projects.create_project
+
+    async def slow_create(**kwargs):
+        await release.wait()
+        return await original(**kwargs)
+
+    monkeypatch.setattr(projects, "create_project", slow_create)
+    variables = {"input": {"id": unique("gidem"), "name": "slow"}, "key": unique("k")}
+    impatient = Context(request=None, actor=writer,
+                        settings=Settings(idempotency_wait_seconds=0.2))
+    first = asyncio.create_task(ok(CREATE_PROJECT, writer, variables))
+    await asyncio.sleep(0.1)
+    duplicate = await execute(CREATE_PROJECT, writer, variables, context=impatient)
+    release.set()
+    assert duplicate.errors and duplicate.errors[0].extensions["code"] == "CONFLICT"
+    assert duplicate.errors[0].extensions["retryAfter"] == 1
+    assert (await first)["createProject"]["__typename"] == "Project"
+    replay = (await ok(CREATE_PROJECT, writer, variables))["createProject"]
+    assert replay["__typename"] == "Project"
+    assert await Project.filter(id=variables["input"]["id"]).count() == 1
