@@ -40,6 +40,9 @@ def _env(settings: Settings, jenkins: FakeJenkins, **extra: str) -> dict[str, st
         "BUILDSTATE_TRIGGER_RATE_PER_MINUTE": "600000", "BUILDSTATE_TRIGGER_RATE_BURST": "1000",
         "BUILDSTATE_ORCHESTRATOR_IDLE_SECONDS": "0.05", "BUILDSTATE_JOB_POLL_SECONDS": "3600",
         "BUILDSTATE_TRIGGER_RETRY_DELAYS": "0.1", "BUILDSTATE_TRIGGER_TIMEOUT_SECONDS": "3",
+        # Workers also run the periodic artifact cleanup; here it would retire other tests'
+        # artifacts in the shared database (and a SIGKILL mid-run leaves event-id gaps).
+        "BUILDSTATE_CLEANUP_INTERVAL_SECONDS": "0",
         **extra,
     })
     return env
