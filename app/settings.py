@@ -15,7 +15,9 @@ MIN_SECRET_LENGTH = 32
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="BUILDSTATE_", env_file=".env", extra="ignore")
+    # hide_input_in_errors: a refused setting must not print the others (secrets among them).
+    model_config = SettingsConfigDict(env_prefix="BUILDSTATE_", env_file=".env", extra="ignore",
+                                      hide_input_in_errors=True)
 
     env: Literal["development", "production"] = "development"
     database_url: str = "sqlite://./buildstate.db"
@@ -138,6 +140,17 @@ class Settings(BaseSettings):
                 if value in (DEV_SECRET_KEY, DEV_ENCRYPTION_KEY) or len(value) < MIN_SECRET_LENGTH:
                     raise ValueError(
                         f"BUILDSTATE_{name.upper()} must be set to a secret of at least "
+                        f"{MIN_SECRET_LENGTH} characters in production"
+                    )
+            # Shared secrets that other systems sign or authenticate with: optional, but when
+            # set they must not be guessable either.
+            for name in ("webhook_inbound_secret", "generic_trigger_secret", "metrics_token"):
+                value = getattr(self, name)
+                if isinstance(value, SecretStr):
+                    value = value.get_secret_value()
+                if value is not None and len(value) < MIN_SECRET_LENGTH:
+                    raise ValueError(
+                        f"BUILDSTATE_{name.upper()}, when set, must be at least "
                         f"{MIN_SECRET_LENGTH} characters in production"
                     )
         return self

@@ -22,12 +22,24 @@ INTROSPECT = {"query": "{ __schema { queryType { name } } }"}
     {"secret_key": "s" * 40, "encryption_key": "e" * 31},
 ])
 def test_production_refuses_default_or_short_secrets(secrets):
-    with pytest.raises(pydantic.ValidationError):
+    with pytest.raises(pydantic.ValidationError) as caught:
         Settings(env="production", **secrets)
+    for value in secrets.values():  # the refusal names the setting, never a value
+        assert value not in str(caught.value)
 
 
 def test_production_accepts_strong_secrets():
     assert Settings(env="production", **STRONG).is_production
+
+
+@pytest.mark.parametrize("name", ["webhook_inbound_secret", "generic_trigger_secret",
+                                  "metrics_token"])
+def test_production_refuses_short_shared_secrets(name):
+    with pytest.raises(pydantic.ValidationError) as caught:
+        Settings(env="production", **STRONG, **{name: "hunter2"})
+    assert f"BUILDSTATE_{name.upper()}" in str(caught.value) and "hunter2" not in str(caught.value)
+    assert Settings(env="production", **STRONG, **{name: "x" * 40}).is_production
+    assert Settings(env="development", **{name: "hunter2"})  # development keeps short ones
 
 
 async def test_production_never_creates_demo_keys(database: Settings):
