@@ -628,7 +628,7 @@ def main(argv: list[str] | None = None) -> int:
             for srv, wl in ((floor, f"rest_{op}"), (service, f"rest_{op}"), (service, f"gql_{op}")):
                 if wl in args.workloads and srv.up:
                     plan.append((srv, wl))
-        rss_first = rss_last = None
+        rss_trace: list[tuple[str, float]] = []  # the service's RSS after each of its segments
         for rnd in range(args.rounds):
             for srv, wl in plan:
                 res = run_load(srv, wl, ids, connections=args.connections, warmup=args.warmup,
@@ -636,8 +636,9 @@ def main(argv: list[str] | None = None) -> int:
                                api_key=api_key, dbname=dbname, tag=f"r{rnd}{srv.name[0]}{wl}")
                 results.setdefault((srv.name, wl), Result()).add(res)
                 if srv.name == "service":
-                    rss_first = rss_first if rss_first is not None else res.rss_mb[0]
-                    rss_last = res.rss_mb[-1]
+                    if not rss_trace:
+                        rss_trace.append(("start of the first measured window", res.rss_mb[0]))
+                    rss_trace.append((f"round {rnd + 1} {WORKLOADS[wl]}", res.rss_mb[-1]))
                 if wl.endswith("write"):
                     cleanup_writes(args.pg, dbname)
                 print(f"  round {rnd + 1} {srv.name:7} {WORKLOADS[wl]:13} {res.rps:7.0f} req/s  "
@@ -687,13 +688,15 @@ def main(argv: list[str] | None = None) -> int:
             rows_def.append((big_label, big_ids))
             for s in (bf, bs):
                 stop_server(s)
+        if service.up:
+            rss_trace.append(("end (after the scaling runs)", proc_rss_mb(service.pid)))
         for s in (floor, service):
             stop_server(s)
 
         # --- report
         print()
         render(args, report, results, sql, scaling, rows_def, scaling_builds, diffs, profiles,
-               rss_first, rss_last, service_ok)
+               rss_trace, service_ok)
         report["elapsed_seconds"] = round(time.time() - t_start, 1)
         print(f"\n(total {report['elapsed_seconds']:.0f} s; database {'kept: ' + ', '.join(dbs) if args.keep_db else 'dropped'})")
         if args.json:
@@ -710,7 +713,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def render(args, report, results, sql, scaling, rows_def, scaling_builds, diffs, profiles,
-           rss_first, rss_last, service_ok) -> None:
+           rss_trace, service_ok) -> None:
     floor_rps = {op: results[("floor", f"rest_{op}")].rps for op in ("read", "write")
                  if ("floor", f"rest_{op}") in results}
     sql_source = "X-SQL-Statements header"
@@ -809,11 +812,15 @@ def render(args, report, results, sql, scaling, rows_def, scaling_builds, diffs,
             goals.append(f"{'PASS' if same else 'FAIL'} {WORKLOADS[wl]} SQL statements per request constant in the "
                          "answer size (" + " / ".join(f"{n}" for n, _ in vals) + " artifacts): "
                          + " / ".join(f"{v:.1f}" for _, v in vals))
-    if rss_first is not None and rss_last is not None:
-        print(f"\nservice RSS: {rss_first:.0f} MB after the first warm-up, {rss_last:.0f} MB at the end of the last "
-              "measured window")
-        goals.append(f"{'PASS' if rss_last - rss_first < 20 else 'CHECK'} service memory after warm-up "
-                     f"{rss_first:.0f} MB → end {rss_last:.0f} MB ({rss_last - rss_first:+.0f} MB)")
+    if rss_trace:
+        print("\nservice RSS (MB): " + "; ".join(f"{label} {mb:.0f}" for label, mb in rss_trace))
+        report["rss_mb"] = rss_trace
+        # Warm once every workload has run (round 1), so later growth would be a leak.
+        segments = max(0, len(rss_trace) - 2)  # the measured ones, between "start" and "end"
+        warm_index = segments // args.rounds if args.rounds > 1 else 0
+        (warm_label, warm), (_, end) = rss_trace[warm_index], rss_trace[-1]
+        goals.append(f"{'PASS' if end - warm < 10 else 'CHECK'} service memory flat after warm-up: "
+                     f"{warm:.0f} MB ({warm_label}) → {end:.0f} MB at the end ({end - warm:+.0f} MB)")
     if diffs:
         goals.append(f"FAIL service and floor answers differ ({len(diffs)}): " + "; ".join(diffs[:4]))
     elif service_ok:
