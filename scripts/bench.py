@@ -1,7 +1,7 @@
 """The performance benchmark of issue 6: the service against a floor, on one fresh database.
 
     python scripts/bench.py                # ~5 minutes: main table + artifact-count scaling table
-    python scripts/bench.py --scale        # + read latency at 100,000 builds (seeds ~10 minutes more)
+    python scripts/bench.py --scale        # + read latency at 100,000 builds (~4 more minutes of seeding)
     python scripts/bench.py --short        # CI smoke: seconds
     python scripts/bench.py --profile DIR  # + py-spy profiles of the service under each workload
 
@@ -12,13 +12,17 @@ What it does, all on 127.0.0.1:
    with `X-SQL-Statements: N`, the statements the request sent to PostgreSQL (BEGIN/COMMIT
    included; see db/sqlcount.py). SQL/req is the mean of that header over a few sequential
    requests per workload (and per artifact count, to show it does not grow with the answer) and
-   over every request of the measured load. The header costs a ContextVar lookup per statement;
-3. runs the four workloads against the service and the two REST ones against the floor, interleaved (floor, service REST, service GraphQL) in
-   rounds, 16 keep-alive connections closed loop, a warm-up before each measured segment;
+   over every request of the measured load (the header costs a ContextVar lookup per statement,
+   so the same processes serve the load);
+3. runs the four workloads against the service and the two REST ones against the floor,
+   interleaved (floor, service REST, service GraphQL) in rounds, 16 keep-alive connections closed
+   loop, a warm-up before each measured segment;
    written artifacts are deleted (and the table vacuumed) after each write segment so reads
    keep the seeded shape;
 4. measures read latency (1 connection) for builds with 10/50/500/1,000 artifacts and for a
-   random build of 1,000 (and with --scale 100,000) builds.
+   random build of 1,000 (and with --scale 100,000) builds;
+5. reports the service's RSS after each measured segment and at the end (flat: no growth once
+   every workload has run once).
 
 The servers run as `uvicorn ... --workers 1 --no-access-log` (access logging is deployment
 configuration, off for both: the service also runs with BUILDSTATE_LOG_LEVEL=WARNING, which

@@ -17,6 +17,7 @@ from asgi_lifespan import LifespanManager
 from app.services import artifacts, variables
 from app.services.commands import RegisterArtifact, SetVariable
 from app.settings import Settings
+from db.models import Artifact, Variable
 from tests import factories as f
 from tests.conftest import WRITE_KEY
 from tests.graphql.test_query_count import counting_statements
@@ -40,12 +41,19 @@ def art(name: str, **kw) -> RegisterArtifact:
 
 
 async def _build_with(writer, pid: str, n_artifacts: int, n_variables: int = 3) -> str:
+    """A build with artifacts and variables: two through the services, the rest in bulk (the
+    session's event log is read whole by the webhook sender tests: no thousands of events)."""
     b = await f.build(writer, pid)
-    for i in range(n_artifacts):
-        await artifacts.register_artifact(actor=writer, build_id=str(b.id), command=art(f"a{i}"))
-    for i in range(n_variables):
-        await variables.set_variable(actor=writer, build_id=str(b.id), command=SetVariable(
-            variable_key=f"v{i}", variable_value="x", is_sensitive=i == 0))
+    await artifacts.register_artifact(actor=writer, build_id=str(b.id), command=art("a0"))
+    await variables.set_variable(actor=writer, build_id=str(b.id), command=SetVariable(
+        variable_key="v0", variable_value="x", is_sensitive=True))
+    await Artifact.bulk_create([
+        Artifact(build_id=b.id, **art(f"a{i}").model_dump()) for i in range(1, n_artifacts)
+    ])
+    await Variable.bulk_create([
+        Variable(build_id=b.id, variable_key=f"v{i}", variable_value="x")
+        for i in range(1, n_variables)
+    ])
     return str(b.id)
 
 
