@@ -13,6 +13,7 @@ result: {latencies_us: [...], count, errors, error_samples, bytes, cpu_seconds, 
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import resource
 import sys
@@ -220,7 +221,14 @@ def main() -> None:
         result = uvloop.run(run(spec))
     except ImportError:  # pragma: no cover
         result = asyncio.run(run(spec))
-    sys.stdout.buffer.write(orjson.dumps(result))
+    # The event loop may leave stdout non-blocking: a result larger than the pipe (64 KiB: every
+    # latency and X-SQL-Statements value of a segment) would then be cut short. Write it whole.
+    data = orjson.dumps(result)
+    fd = sys.stdout.fileno()
+    os.set_blocking(fd, True)
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 if __name__ == "__main__":
