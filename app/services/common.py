@@ -50,6 +50,22 @@ async def record_event(
     data: dict[str, Any] | None = None,
 ) -> Event:
     """Write the audit row of a change; call inside the change's transaction."""
+    db = Event._meta.db
+    if db.capabilities.dialect == "postgres":
+        # The row and its NOTIFY in one statement (one round trip): delivered to listeners at
+        # commit, in commit order (app.services.live fans it out); the payload is the event id.
+        event = Event(
+            actor=actor.name, action=action, target_type=target_type, target_id=str(target_id),
+            project_id=project_id, build_id=build_id, request_id=actor.request_id,
+            reason=reason, data=data or {},
+        )
+        fields = Event._meta.fields_map
+        _, rows = await db.execute_query(
+            _PG_EVENT, [fields[c].to_db_value(getattr(event, c), event) for c in _EVENT_COLUMNS]
+        )
+        event.id = rows[0][0]
+        event._saved_in_db = True
+        return event
     event = await Event.create(
         actor=actor.name,
         action=action,
@@ -61,11 +77,16 @@ async def record_event(
         reason=reason,
         data=data or {},
     )
-    db = Event._meta.db
-    if db.capabilities.dialect == "postgres":
-        # Delivered to listeners at commit, in commit order (app.services.live fans it out).
-        await db.execute_query("SELECT pg_notify('buildstate_events', $1)", [str(event.id)])
     return event
+
+
+_EVENT_COLUMNS = ("created_at", "actor", "action", "target_type", "target_id", "project_id",
+                  "build_id", "request_id", "reason", "data")
+_PG_EVENT = (
+    'WITH e AS (INSERT INTO "events" (' + ", ".join(f'"{c}"' for c in _EVENT_COLUMNS)
+    + ") VALUES (" + ", ".join(f"${i}" for i in range(1, len(_EVENT_COLUMNS) + 1))
+    + ') RETURNING "id") SELECT "id", pg_notify(\'buildstate_events\', "id"::text) FROM e'
+)
 
 
 def conflict_from_integrity(exc: IntegrityError, message: str, **details: Any) -> Conflict:

@@ -1,0 +1,151 @@
+"""registerArtifact's fast path on PostgreSQL (one statement checks the build and inserts the
+artifact; the event row and its NOTIFY are one more) writes what the ORM path writes, on both
+databases: the row, its event row, the refusals (unknown build, duplicate live name), the
+savepoint inside a caller's transaction, and the NOTIFY payload (the event id)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import asyncpg
+import pytest
+from tortoise import connections
+from tortoise.transactions import in_transaction
+
+from app.rest.schemas import ArtifactOut
+from app.services import artifacts, live
+from app.services.commands import RegisterArtifact
+from app.services.errors import Conflict, NotFound
+from db.models import Artifact, Event
+from tests import factories as f
+from tests.conftest import PG_ADMIN_DSN
+
+_COLUMNS = tuple(ArtifactOut.model_fields) + ("deleted_reason", "storage_deleted_at")
+
+
+def _command(name: str) -> RegisterArtifact:
+    return RegisterArtifact(
+        state_code=30, artifact_name=name, artifact_type="disk_image", artifact_path=f"s3://b/{name}",
+        storage_backend="s3", storage_region="eu-west-1", storage_bucket="b", storage_key=name,
+        size_bytes=3 * 2**40, checksum="c0ffee", checksum_algorithm="sha512", is_resumable=False,
+        is_final=True,
+        expires_at=datetime(2031, 5, 6, 7, 8, 9, 123456, tzinfo=timezone(timedelta(hours=2))),
+        metadata={"float": 0.1, "unicode": "Zürich ✓", "nested": [{"a": None}], "big": 2**62},
+    )
+
+
+async def _event_seq() -> tuple:
+    if connections.get("default").capabilities.dialect != "postgres":
+        return ()
+    _, rows = await connections.get("default").execute_query(
+        'SELECT last_value, is_called FROM "events_id_seq"')
+    return tuple(rows[0])
+
+
+async def test_the_row_and_its_event_are_what_the_orm_writes(database, writer) -> None:
+    pid = await f.project(writer)
+    build = await f.build(writer, pid)
+    returned = await artifacts.register_artifact(actor=writer, build_id=str(build.id),
+                                                 command=_command("fast"))
+    stored = await Artifact.get(id=returned.id)
+    for column in _COLUMNS:
+        assert getattr(returned, column) == getattr(stored, column), column
+    assert returned.expires_at == _command("x").expires_at
+    assert returned.expires_at.utcoffset() == timedelta(0)
+    assert returned.created_at.utcoffset() == timedelta(0)
+    assert (returned.version, returned.deleted_at, returned.metadata["big"]) == (1, None, 2**62)
+
+    # The ORM's own insert of the same command, for comparison.
+    reference = await Artifact.create(build_id=build.id, **_command("orm").model_dump())
+    reference = await Artifact.get(id=reference.id)
+    for column in _COLUMNS:
+        if column not in ("id", "artifact_name", "artifact_path", "storage_key", "created_at",
+                          "updated_at"):
+            assert getattr(stored, column) == getattr(reference, column), column
+
+    events = await Event.filter(target_id=str(returned.id))
+    assert len(events) == 1
+    event = events[0]
+    assert (event.action, event.target_type, event.project_id, event.build_id, event.actor,
+            event.request_id, event.reason) == (
+        "artifact.registered", "artifact", pid, build.id, writer.name, writer.request_id, None)
+    assert event.data == {"after": {"artifact_name": "fast", "artifact_type": "disk_image",
+                                    "state_code": 30, "artifact_path": "s3://b/fast"}}
+    assert abs((event.created_at - stored.created_at).total_seconds()) < 5
+
+
+async def test_defaults_apply_as_in_the_orm(database, writer) -> None:
+    pid = await f.project(writer)
+    build = await f.build(writer, pid)
+    returned = await artifacts.register_artifact(actor=writer, build_id=str(build.id), command=RegisterArtifact(
+        state_code=10, artifact_name="plain", artifact_type="ami", artifact_path="ami-1"))
+    stored = await Artifact.get(id=returned.id)
+    for column in _COLUMNS:
+        assert getattr(returned, column) == getattr(stored, column), column
+    assert (stored.checksum_algorithm, stored.is_resumable, stored.is_final, stored.metadata,
+            stored.size_bytes, stored.expires_at) == ("sha256", True, False, {}, None, None)
+
+
+async def test_refusals_write_nothing_and_consume_no_event_id(database, writer) -> None:
+    pid = await f.project(writer)
+    build = await f.build(writer, pid)
+    first = await artifacts.register_artifact(actor=writer, build_id=str(build.id),
+                                              command=_command("dup"))
+    artifacts_before, events_before, seq_before = (
+        await Artifact.all().count(), await Event.all().count(), await _event_seq())
+
+    with pytest.raises(Conflict) as refused:
+        await artifacts.register_artifact(actor=writer, build_id=str(build.id),
+                                          command=_command("dup"))
+    assert refused.value.details["existing_id"] == str(first.id)
+    assert str(first.id) in refused.value.message
+    for unknown in (str(uuid.uuid4()), "not-a-uuid"):
+        with pytest.raises(NotFound) as missing:
+            await artifacts.register_artifact(actor=writer, build_id=unknown, command=_command("x"))
+        assert missing.value.message == f"build '{unknown}' not found"
+
+    assert (await Artifact.all().count(), await Event.all().count(), await _event_seq()) == (
+        artifacts_before, events_before, seq_before)
+
+
+async def test_inside_a_callers_transaction_a_refusal_leaves_it_usable(database, writer) -> None:
+    """As under an Idempotency-Key: the duplicate is refused (409 naming the existing id, which
+    needs a query after the failure) and the caller's transaction goes on."""
+    pid = await f.project(writer)
+    build = await f.build(writer, pid)
+    first = await artifacts.register_artifact(actor=writer, build_id=str(build.id),
+                                              command=_command("taken"))
+    async with in_transaction():
+        with pytest.raises(Conflict) as refused:
+            await artifacts.register_artifact(actor=writer, build_id=str(build.id),
+                                              command=_command("taken"))
+        assert refused.value.details["existing_id"] == str(first.id)
+        other = await artifacts.register_artifact(actor=writer, build_id=str(build.id),
+                                                  command=_command("free"))
+    assert await Artifact.get(id=other.id)
+    assert await Event.filter(target_id=str(other.id), action="artifact.registered").count() == 1
+
+
+async def test_notify_payload_is_the_event_id(database, backend, writer) -> None:
+    if backend != "postgres":
+        pytest.skip("NOTIFY is PostgreSQL's")
+    pid = await f.project(writer)
+    build = await f.build(writer, pid)
+    heard: asyncio.Queue[str] = asyncio.Queue()
+    name = database.database_url.rsplit("/", 1)[1].split("?")[0]
+    conn = await asyncpg.connect(PG_ADMIN_DSN.rsplit("/", 1)[0] + "/" + name)
+    await conn.add_listener(live.CHANNEL, lambda *args: heard.put_nowait(args[-1]))
+    try:
+        row = await artifacts.register_artifact(actor=writer, build_id=str(build.id),
+                                                command=_command("heard"))
+        event = await Event.get(target_id=str(row.id))
+        assert await asyncio.wait_for(heard.get(), 5) == str(event.id)
+        with pytest.raises(Conflict):
+            await artifacts.register_artifact(actor=writer, build_id=str(build.id),
+                                              command=_command("heard"))
+        await asyncio.sleep(0.3)
+        assert heard.empty()  # nothing for the refused one
+    finally:
+        await conn.close()
