@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 
 import strawberry
@@ -13,7 +14,6 @@ from schema.mutations.base import (
     IdempotencyKey,
     attempt_once,
     command,
-    given,
     result_union,
 )
 from schema.permissions import CanWrite
@@ -53,7 +53,7 @@ async def register_artifact(
     async def run() -> Artifact:
         row = await artifacts.register_artifact(
             actor=info.context.principal, build_id=str(build_id),
-            command=command(RegisterArtifact, given(input)),
+            command=command(RegisterArtifact, _given(input)),
         )
         info.context.loaders.forget_artifacts(row.build_id)
         return Artifact.from_model(row)
@@ -65,9 +65,21 @@ async def register_artifact(
 
     return await attempt_once(
         info, RegisterArtifactResult, run, key=idempotency_key, operation="registerArtifact",
-        arguments={"buildId": str(build_id), "input": strawberry.asdict(input)},
+        # Only an idempotency key needs the arguments (their digest): not built without one.
+        arguments=({"buildId": str(build_id), "input": strawberry.asdict(input)}
+                   if idempotency_key is not None else {}),
         ref=lambda a: {"build_id": str(a.build_id), "id": str(a.id)}, reload=reload,
     )
+
+
+_INPUT_FIELDS = tuple(f.name for f in dataclasses.fields(RegisterArtifactInput))
+
+
+def _given(input: RegisterArtifactInput) -> dict:
+    """`given(input)` without strawberry.asdict's deep copy: the fields are scalars and the
+    metadata object, which the command's validation copies anyway."""
+    return {name: value for name in _INPUT_FIELDS
+            if (value := getattr(input, name)) is not strawberry.UNSET}
 
 
 field = strawberry.mutation(
