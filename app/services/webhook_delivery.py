@@ -4,6 +4,10 @@ The event table is the outbox: every service writes its event in the transaction
 change. The sender tails it with a cursor (WorkerCursor). PostgreSQL can commit event ids out
 of order, so the cursor only moves over a contiguous run of ids; a hole is waited for
 `event_gap_seconds` (a transaction still committing) and then passed (a rolled-back one).
+On PostgreSQL a hole is passed sooner when no transaction that could still fill it is open:
+its id was taken before the hole was first seen, so only a transaction that started before
+that moment can commit it; once none is left (rolled back, or killed by a database restart),
+waiting longer cannot fill it.
 Deliveries are only created behind the cursor, so no earlier event of a build can appear after
 a later one was sent; and only the oldest undelivered event of a (subscription, build) is ever
 sent, so each receiver sees a build's events in order, however long it was down.
@@ -17,7 +21,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 from tortoise.expressions import Q
@@ -31,6 +35,16 @@ from app.settings import Settings
 from db.models import Event, WebhookDelivery, WebhookDeliveryAttempt, WebhookSubscription, WorkerCursor
 
 log = logging.getLogger("buildstate.webhooks")
+
+# Sessions of this database, other than ours, in a transaction that began at or before $1;
+# and sessions whose activity this role may not read (then nothing is concluded).
+_OPEN_BEFORE = """
+SELECT count(*) FILTER (WHERE xact_start IS NOT NULL AND xact_start <= $1) AS open,
+       count(*) FILTER (WHERE query = '<insufficient privilege>') AS hidden
+FROM pg_stat_activity
+WHERE datname = current_database() AND pid <> pg_backend_pid()
+  AND backend_type = 'client backend'
+"""
 CURSOR = "webhook-sender"
 
 
@@ -55,6 +69,8 @@ class Sender:
     worker: str
     batch: int = 500
     _gaps: dict[int, float] = field(default_factory=dict)  # first missing id -> first seen
+    # first missing id -> the database's clock when the hole was first seen (PostgreSQL only)
+    _gap_clock: dict[int, datetime] = field(default_factory=dict)
 
     async def fan_out(self) -> int:
         """Create deliveries for the next contiguous run of events; returns how many."""
@@ -68,7 +84,8 @@ class Sender:
             expected = cursor.position + 1
             now = time.monotonic()
             for event in events:
-                if event.id != expected and not self._gap_passed(range(expected, event.id), now):
+                if event.id != expected and not await self._gap_passed(
+                        range(expected, event.id), now):
                     break
                 taken.append(event)
                 expected = event.id + 1
@@ -79,13 +96,29 @@ class Sender:
             await cursor.save()
         for stale in [i for i in self._gaps if i <= taken[-1].id]:
             self._gaps.pop(stale, None)
+            self._gap_clock.pop(stale, None)
         return created
 
-    def _gap_passed(self, ids: range, now: float) -> bool:
+    async def _gap_passed(self, ids: range, now: float) -> bool:
         if self.settings.event_gap_seconds <= 0:
             return True
         first_seen = self._gaps.setdefault(ids.start, now)
-        return now - first_seen >= self.settings.event_gap_seconds
+        if now - first_seen >= self.settings.event_gap_seconds:
+            return True
+        if Event._meta.db.capabilities.dialect != "postgres":
+            return False
+        db = Event._meta.db
+        seen_at = self._gap_clock.get(ids.start)
+        if seen_at is None:  # after the read that found the hole, so after its id was taken
+            self._gap_clock[ids.start] = (await db.execute_query_dict(
+                "SELECT clock_timestamp() AS t"))[0]["t"]
+            return False
+        row = (await db.execute_query_dict(_OPEN_BEFORE, [seen_at]))[0]
+        if row["hidden"] or row["open"]:
+            return False  # a session we cannot see, or one that may still commit the ids
+        log.info("event ids %d-%d passed: no transaction that could commit them is open",
+                 ids.start, ids.stop - 1)
+        return True
 
     async def _deliveries_for(self, events: list[Event]) -> int:
         subscriptions = await WebhookSubscription.filter(active=True)
