@@ -25,6 +25,7 @@ from app.middleware import BodyLimitMiddleware, RequestIdMiddleware, SqlCountMid
 from app.ratelimit import RateLimiter, RateLimitMiddleware, auth_failure_handler
 from app.rest import create_rest_app
 from app.rest.errors import http_error
+from app.rest.fast import fast_routes as hot_routes
 from app.services import live
 from app.settings import Settings, get_settings
 from app.unavailable import DatabaseUnavailableMiddleware
@@ -35,8 +36,11 @@ from schema.app import create_graphql_app
 STATIC = Path(__file__).parent / "static"
 
 
-def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> Starlette:
-    """Build the application; `manage_db=False` leaves the ORM to the caller (tests)."""
+def create_app(
+    settings: Settings | None = None, *, manage_db: bool = True, fast_routes: bool = True
+) -> Starlette:
+    """Build the application; `manage_db=False` leaves the ORM to the caller (tests);
+    `fast_routes=False` lets FastAPI answer the hot routes too (tests compare both)."""
     settings = settings or get_settings()
 
     @contextlib.asynccontextmanager
@@ -68,6 +72,7 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
     if settings.is_production:
         graphql.graphql_ide = None  # no GraphiQL page in production (introspection is off too)
     rest = create_rest_app(settings)
+    rest_mount = Mount("", rest)
     limiter = RateLimiter.from_settings(settings)  # per process: see app/ratelimit.py
     app = Starlette(
         routes=[
@@ -76,7 +81,9 @@ def create_app(settings: Settings | None = None, *, manage_db: bool = True) -> S
             Mount("/static/swagger", StaticFiles(directory=swagger_ui_path), name="swagger"),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
             *dashboard_routes(),
-            Mount("", rest),
+            # The two hottest REST routes without FastAPI's per-request cost (app/rest/fast.py).
+            *(hot_routes(rest, rest_mount) if fast_routes else []),
+            rest_mount,
         ],
         middleware=[
             *([Middleware(SqlCountMiddleware)] if settings.count_sql else []),

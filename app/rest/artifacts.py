@@ -19,6 +19,11 @@ router = APIRouter(tags=["Artifacts"])
 async def register_artifact(build_id: str, body: RegisterArtifact, actor: Writer):
     """Register a new artifact."""
     row = await artifacts.register_artifact(actor=actor, build_id=build_id, command=body)
+    return register_artifact_response(row)
+
+
+def register_artifact_response(row: Artifact) -> Response:
+    """The answer of this route (app/rest/fast.py serves it too, without FastAPI)."""
     return Response(artifact_json(row), status_code=201, media_type="application/json")
 
 

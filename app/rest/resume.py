@@ -29,6 +29,11 @@ async def resume_context(
 ):
     """Everything needed to resume the build, in one answer."""
     ctx = await context.get_resume_context(actor=actor, build_id=build_id, reveal=reveal)
+    return resume_context_response(ctx)
+
+
+def resume_context_response(ctx: context.ResumeContext) -> Response:
+    """The answer of this route (app/rest/fast.py serves it too, without FastAPI)."""
     payload = resume_context_json(ctx)
     try:
         body = orjson.dumps(payload, option=orjson.OPT_UTC_Z)
