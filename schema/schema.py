@@ -13,6 +13,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from schema.errors import ErrorPolicy, should_mask_error
+from schema.execution import PlainListExecutor
 from schema.extensions_metrics import MetricsExtension
 from schema.limits import DatabaseErrors, QueryLimits, RequestIdOnErrors, TokenLimit
 from schema.mutations import Mutation
@@ -67,6 +68,7 @@ schema = BuildstateSchema(
     mutation=Mutation,
     subscription=Subscription,
     config=StrawberryConfig(scalar_map=SCALAR_MAP),
+    execution_context_class=PlainListExecutor,  # lists of plain objects in one loop
     # A class, not an instance: each operation gets its own extension object.
     # RequestIdOnErrors first: its exit runs after ErrorPolicy's masking (schema/limits.py).
     extensions=[
