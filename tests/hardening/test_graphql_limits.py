@@ -53,6 +53,24 @@ def test_cost_counts_pages_nested_lists_aliases_and_fragments():
     assert _cost("{ __schema { types { name } } }").introspection
 
 
+def test_a_kept_analysis_is_keyed_by_the_variables_it_read():
+    """Analyses are cached per document (schema.limits): a `first` read from a variable gives
+    each value its own analysis, and variables it does not read do not matter."""
+    from graphql import parse
+
+    doc = parse("query($n: Int!, $other: ID) { projects(first: $n) { id } }")
+    seven = analyze(schema._schema, doc, None, {"n": 7, "other": "a"})
+    assert seven.cost == 7 and not seven.page_problems
+    # the same document: the cached answer only when the variable it read is the same
+    assert analyze(schema._schema, doc, None, {"n": 7, "other": "b"}) is seven
+    too_big = analyze(schema._schema, doc, None, {"n": 1000})
+    assert too_big.page_problems and too_big.page_problems[0][0].startswith("first must be")
+    assert analyze(schema._schema, doc, None, {"n": 3}).cost == 3
+    assert analyze(schema._schema, doc, None, {"n": 7}) is seven
+    # an unhashable value where a number belongs is analysed, not kept (validation refuses it)
+    assert analyze(schema._schema, doc, None, {"n": [1]}).cost > 0
+
+
 async def _post(http: httpx.AsyncClient, query: str, variables: dict | None = None):
     return await http.post("/graphql", json={"query": query, "variables": variables or {}})
 
