@@ -14,11 +14,11 @@ import logging
 import logging.config
 import re
 import time
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from datetime import datetime, timezone
 from typing import Any
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 MASK = "***"
 _scope: ContextVar[Scope | None] = ContextVar("buildstate_log_scope", default=None)
@@ -150,37 +150,23 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     logging.config.dictConfig(log_config(level, fmt))
 
 
-class LogContextMiddleware:
-    """Pure ASGI: makes the request's scope visible to log records; writes the access line."""
+def enter_request(scope: Scope) -> Token[Scope | None]:
+    """Makes the request's scope visible to log records (app/middleware.py's EdgeMiddleware)."""
+    return _scope.set(scope)
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] not in ("http", "websocket"):
-            await self.app(scope, receive, send)
-            return
-        token = _scope.set(scope)
-        started = time.perf_counter()
-        status = 500
-
-        async def send_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_status)
-        finally:
-            if scope["type"] == "http":
-                route = scope.get("route")
-                access_log.info(
-                    "%s %s %s", scope["method"], scope["path"], status,
-                    extra={
-                        "method": scope["method"], "path": scope["path"], "status": status,
-                        "route": getattr(route, "path_format", None) or getattr(route, "path", None),
-                        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-                    },
-                )
-            _scope.reset(token)
+def leave_request(scope: Scope, token: Token[Scope | None], status: int, started: float) -> None:
+    """Writes the access line of an HTTP request (route template, never the query string)."""
+    try:
+        if scope["type"] == "http":
+            route = scope.get("route")
+            access_log.info(
+                "%s %s %s", scope["method"], scope["path"], status,
+                extra={
+                    "method": scope["method"], "path": scope["path"], "status": status,
+                    "route": getattr(route, "path_format", None) or getattr(route, "path", None),
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                },
+            )
+    finally:
+        _scope.reset(token)

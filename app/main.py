@@ -19,16 +19,15 @@ from app.auth import ApiAuthBackend
 from app.dashboard import routes as dashboard_routes
 from app.database import close_db, init_db
 from app.idempotency import IdempotencyMiddleware
-from app.logging import LogContextMiddleware, configure_logging
-from app.metrics import PrometheusMiddleware, mark_process_dead
-from app.middleware import BodyLimitMiddleware, RequestIdMiddleware, SqlCountMiddleware
+from app.logging import configure_logging
+from app.metrics import mark_process_dead
+from app.middleware import EdgeMiddleware, SqlCountMiddleware
 from app.ratelimit import RateLimiter, RateLimitMiddleware, auth_failure_handler
 from app.rest import create_rest_app
 from app.rest.errors import http_error
 from app.rest.fast import fast_routes as hot_routes
 from app.services import live
 from app.settings import Settings, get_settings
-from app.unavailable import DatabaseUnavailableMiddleware
 from app.workers.cleanup import start_periodic
 from app.workers.embedded import start_embedded
 from schema.app import create_graphql_app
@@ -76,27 +75,28 @@ def create_app(
     limiter = RateLimiter.from_settings(settings)  # per process: see app/ratelimit.py
     app = Starlette(
         routes=[
+            # The two hottest REST routes without FastAPI's per-request cost (app/rest/fast.py);
+            # first, as they match one method on one /builds/... template each and nothing
+            # before them could answer those requests.
+            *(hot_routes(rest, rest_mount) if fast_routes else []),
             Route("/graphql", graphql, methods=["GET", "POST"]),
             WebSocketRoute("/graphql", graphql),
             Mount("/static/swagger", StaticFiles(directory=swagger_ui_path), name="swagger"),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
             *dashboard_routes(),
-            # The two hottest REST routes without FastAPI's per-request cost (app/rest/fast.py).
-            *(hot_routes(rest, rest_mount) if fast_routes else []),
             rest_mount,
         ],
         middleware=[
             *([Middleware(SqlCountMiddleware)] if settings.count_sql else []),
-            Middleware(RequestIdMiddleware),
-            Middleware(LogContextMiddleware),
+            # Request id, log context, metrics, the body bound and database outages, in this
+            # order, as one layer (app/middleware.py).
             Middleware(
-                PrometheusMiddleware,
+                EdgeMiddleware,
+                max_bytes=settings.max_body_bytes,
                 metrics_token=(
                     settings.metrics_token.get_secret_value() if settings.metrics_token else None
                 ),
             ),
-            Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
-            Middleware(DatabaseUnavailableMiddleware),
             Middleware(
                 AuthenticationMiddleware, backend=ApiAuthBackend(settings),
                 on_error=auth_failure_handler(limiter, settings),

@@ -36,7 +36,7 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.routing import Mount
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from app.services.commands import BuildStatus
 from app.services.gauges import SystemGauges, system_gauges
@@ -238,50 +238,37 @@ def route_template(scope: Scope, status: int) -> str:
     return getattr(route, "path_format", None) or getattr(route, "path", None) or "<unmatched>"
 
 
-class PrometheusMiddleware:
-    """Pure ASGI: time every HTTP request by route template; answer token-authenticated scrapes."""
+def is_token_scrape(token: bytes | None, scope: Scope, headers: dict[bytes, bytes]) -> bool:
+    """GET /metrics with `Authorization: Bearer <BUILDSTATE_METRICS_TOKEN>` (answered by
+    app/middleware.py's EdgeMiddleware before authentication, so the token is no API key)."""
+    if token is None or scope["path"] != "/metrics" or scope["method"] != "GET":
+        return False
+    header = headers.get(b"authorization", b"")
+    scheme, _, value = header.partition(b" ")
+    return scheme.lower() == b"bearer" and hmac.compare_digest(value.strip(), token)
 
-    def __init__(self, app: ASGIApp, metrics_token: str | None = None) -> None:
-        self.app = app
-        self.token = metrics_token.encode() if metrics_token else None
 
-    def _token_scrape(self, scope: Scope) -> bool:
-        if self.token is None or scope["path"] != "/metrics" or scope["method"] != "GET":
-            return False
-        header = dict(scope.get("headers") or []).get(b"authorization", b"")
-        scheme, _, value = header.partition(b" ")
-        return scheme.lower() == b"bearer" and hmac.compare_digest(value.strip(), self.token)
+def observe_http(scope: Scope, template: str, status: int, seconds: float) -> None:
+    """Count and time an HTTP request by route template (the EdgeMiddleware calls it)."""
+    method = scope["method"] if scope["method"] in _METHODS else "other"
+    key = (method, template, status)
+    children = _http_children.get(key)
+    if children is None:
+        children = _http_children[key] = (
+            HTTP_REQUESTS.labels(method, template, str(status)),
+            HTTP_LATENCY.labels(method, template),
+        )
+    children[0].inc()
+    children[1].observe(seconds)
+    update_pool_gauges(at_most_every=1.0)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
 
-        async def send_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
+def count_http_failure(scope: Scope) -> None:
+    """An exception escaped the application: counted as a 500 (not timed)."""
+    method = scope["method"] if scope["method"] in _METHODS else "other"
+    HTTP_REQUESTS.labels(method, route_template(scope, 500), "500").inc()
 
-        try:
-            if self._token_scrape(scope):
-                body, content_type = await render_metrics()
-                await send_status({"type": "http.response.start", "status": 200, "headers": [
-                    (b"content-type", content_type.encode()),
-                    (b"content-length", str(len(body)).encode()),
-                ]})
-                await send_status({"type": "http.response.body", "body": body})
-                template = "/metrics"
-            else:
-                await self.app(scope, receive, send_status)
-                template = route_template(scope, status)
-        except Exception:
-            method = scope["method"] if scope["method"] in _METHODS else "other"
-            HTTP_REQUESTS.labels(method, route_template(scope, 500), "500").inc()
-            raise
-        method = scope["method"] if scope["method"] in _METHODS else "other"
-        HTTP_REQUESTS.labels(method, template, str(status)).inc()
-        HTTP_LATENCY.labels(method, template).observe(time.perf_counter() - started)
-        update_pool_gauges(at_most_every=1.0)
+
+# The labelled children of the HTTP series, by (method, template, status): `labels()` checks and
+# locks on every call; the label values are bounded already (route templates, known methods).
+_http_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
