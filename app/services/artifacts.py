@@ -11,7 +11,15 @@ from tortoise.transactions import in_transaction
 from app.services.actor import Actor
 from app.services.builds import get_build
 from app.services.commands import RegisterArtifact, UpdateArtifact
-from app.services.common import parse_uuid, record_event, utcnow
+from app.services.common import (
+    EVENT_COLUMN_TYPES,
+    EVENT_COLUMNS,
+    event_values,
+    integrity_kind,
+    parse_uuid,
+    record_event,
+    utcnow,
+)
 from app.services.concurrency import check_version
 from app.services.errors import Conflict, NotFound
 from db.models import Artifact, Build
@@ -39,6 +47,22 @@ async def _live_duplicate(build_id: uuid.UUID, name: str) -> Artifact | None:
     return await Artifact.get_or_none(build_id=build_id, artifact_name=name, deleted_at=None)
 
 
+async def _refusal(
+    exc: IntegrityError, build_uuid: uuid.UUID, build_id: str | uuid.UUID, name: str
+) -> Exception:
+    """What a refused artifact write answers: a taken live name is a Conflict naming the existing
+    artifact (read after the failure: call it outside a failed PostgreSQL transaction); a build
+    gone meanwhile (its project deleted) is NotFound; any other constraint (NOT NULL, CHECK, a
+    trigger's RAISE on SQLite) is not a duplicate and stays what it is (REST: 409 "the change
+    conflicts with existing data"), never a made-up "already exists"."""
+    kind = integrity_kind(exc)
+    if kind == "unique":
+        return _duplicate(name, await _live_duplicate(build_uuid, name))
+    if kind == "foreign_key":
+        return NotFound(f"build '{build_id}' not found")
+    return exc
+
+
 def _duplicate(name: str, existing: Artifact | None) -> Conflict:
     ident = str(existing.id) if existing else None
     return Conflict(
@@ -59,23 +83,37 @@ async def register_artifact(*, actor: Actor, build_id: str, command: RegisterArt
             await record_event(
                 actor, "artifact.registered", target_type="artifact", target_id=artifact.id,
                 project_id=build.project_id, build_id=build.id,
-                data={"after": {"artifact_name": artifact.artifact_name,
-                                "artifact_type": artifact.artifact_type,
-                                "state_code": artifact.state_code,
-                                "artifact_path": artifact.artifact_path}},
+                data=_registered_data(artifact),
             )
-    except IntegrityError:
-        raise _duplicate(command.artifact_name, await _live_duplicate(build.id, command.artifact_name)) from None
+    except IntegrityError as exc:
+        raise await _refusal(exc, build.id, build_id, command.artifact_name) from None
     return artifact
 
 
-# The hottest write, on PostgreSQL: BEGIN, ONE statement that checks the build and inserts the
-# artifact (answering the build's project for the event row), the event row + NOTIFY (one
-# statement, see record_event), COMMIT — instead of a separate build read and an ORM insert.
+def _registered_data(artifact: Artifact) -> dict:
+    return {"after": {"artifact_name": artifact.artifact_name,
+                      "artifact_type": artifact.artifact_type,
+                      "state_code": artifact.state_code,
+                      "artifact_path": artifact.artifact_path}}
+
+
+# The hottest write, on PostgreSQL: ONE statement, sent in autocommit when no transaction is
+# open (one round trip: no BEGIN/COMMIT), on the open transaction's connection otherwise (Tortoise
+# looks the connection up in the task's context: the caller's transaction wrapper, e.g. the one
+# an Idempotency-Key's work runs in). A single statement is atomic; its NOTIFY is delivered at
+# commit. In it:
+#   b: the build (none: no row at all, NotFound);
+#   a: the artifact's INSERT; a live name already taken inserts nothing (ON CONFLICT on the
+#      partial unique index uq_build_artifacts_live_name, DO NOTHING): the refusal raises no
+#      error, so a caller's transaction stays usable without a savepoint (a SAVEPOINT and its
+#      RELEASE would be two more round trips) and the follow-up read names the existing id;
+#   e: the event row, only for an inserted artifact (a refusal consumes no event id), with the
+#      columns and values `record_event` writes (`event_values`), its project the build's;
+#   and the NOTIFY of the event id, as `record_event` sends it.
 # The values are the ORM's own: `Artifact(...)` applies defaults and conversions, each field's
 # `to_db_value` validates and encodes (auto_now fields take the time there), as
-# `Artifact.create` would; tests/services/test_perf_write_artifact.py compares the row with
-# what the ORM writes. A refused duplicate fails before the event row: no event id is consumed.
+# `Artifact.create` would; tests/services/test_perf_write_artifact.py compares both rows with
+# what the ORM path writes.
 _PG_COLUMNS = (
     ("id", "uuid"), ("build_id", "uuid"), ("state_code", "int"), ("artifact_name", "varchar"),
     ("artifact_type", "varchar"), ("artifact_path", "text"), ("storage_backend", "varchar"),
@@ -86,38 +124,56 @@ _PG_COLUMNS = (
     ("deleted_reason", "varchar"), ("storage_deleted_at", "timestamptz"),
     ("created_at", "timestamptz"), ("updated_at", "timestamptz"),
 )
-_PG_INSERT = (
-    'WITH b AS (SELECT "id", "project_id" FROM "builds" WHERE "id" = $2::uuid), '
-    'a AS (INSERT INTO "build_artifacts" ('
-    + ", ".join(f'"{c}"' for c, _ in _PG_COLUMNS)
-    + ") SELECT "
-    + ", ".join('b."id"' if c == "build_id" else f"${i}::{t}"
-                for i, (c, t) in enumerate(_PG_COLUMNS, start=1))
-    + ' FROM b RETURNING 1) SELECT b."project_id" FROM b CROSS JOIN a'
-)
+_PG_EVENT_FROM_BUILD = {"project_id": 'b."project_id"'}  # the others are parameters
+
+
+def _pg_register_sql() -> str:
+    params = iter(range(len(_PG_COLUMNS) + 1, len(_PG_COLUMNS) + len(EVENT_COLUMNS) + 1))
+    event_select = ", ".join(
+        _PG_EVENT_FROM_BUILD.get(c) or f"${next(params)}::{EVENT_COLUMN_TYPES[c]}"
+        for c in EVENT_COLUMNS
+    )
+    return (
+        'WITH b AS (SELECT "id", "project_id" FROM "builds" WHERE "id" = $2::uuid), '
+        'a AS (INSERT INTO "build_artifacts" ('
+        + ", ".join(f'"{c}"' for c, _ in _PG_COLUMNS)
+        + ") SELECT "
+        + ", ".join('b."id"' if c == "build_id" else f"${i}::{t}"
+                    for i, (c, t) in enumerate(_PG_COLUMNS, start=1))
+        + ' FROM b ON CONFLICT ("build_id", "artifact_name") WHERE "deleted_at" IS NULL'
+        ' DO NOTHING RETURNING 1), '
+        'e AS (INSERT INTO "events" (' + ", ".join(f'"{c}"' for c in EVENT_COLUMNS)
+        + ") SELECT " + event_select + ' FROM b CROSS JOIN a RETURNING "id") '
+        'SELECT e."id", CASE WHEN e."id" IS NOT NULL'
+        " THEN pg_notify('buildstate_events', e.\"id\"::text) END"
+        " FROM b LEFT JOIN e ON TRUE"
+    )
+
+
+_PG_REGISTER = _pg_register_sql()
 
 
 async def _register_on_postgres(actor: Actor, build_id: str, command: RegisterArtifact) -> Artifact:
+    actor.require("read")  # what get_build checks on the other path (write implies it anyway)
     build_uuid = parse_uuid(build_id, "build")
     artifact = Artifact(build_id=build_uuid, **command.model_dump())
     fields = Artifact._meta.fields_map
     values = [fields[c].to_db_value(getattr(artifact, c), artifact) for c, _ in _PG_COLUMNS]
+    _, event_row = event_values(
+        actor, "artifact.registered", target_type="artifact", target_id=artifact.id,
+        project_id=None, build_id=build_uuid, data=_registered_data(artifact),
+    )
+    values += [v for c, v in zip(EVENT_COLUMNS, event_row) if c not in _PG_EVENT_FROM_BUILD]
+    db = Artifact._meta.db  # the open transaction's connection if there is one, else the pool
     try:
-        async with in_transaction() as db:
-            _, rows = await db.execute_query(_PG_INSERT, values)
-            if not rows:
-                raise NotFound(f"build '{build_id}' not found")
-            await record_event(
-                actor, "artifact.registered", target_type="artifact", target_id=artifact.id,
-                project_id=rows[0][0], build_id=build_uuid,
-                data={"after": {"artifact_name": artifact.artifact_name,
-                                "artifact_type": artifact.artifact_type,
-                                "state_code": artifact.state_code,
-                                "artifact_path": artifact.artifact_path}},
-            )
-    except IntegrityError:
+        _, rows = await db.execute_query(_PG_REGISTER, values)
+    except IntegrityError as exc:
+        raise await _refusal(exc, build_uuid, build_id, command.artifact_name) from None
+    if not rows:
+        raise NotFound(f"build '{build_id}' not found")
+    if rows[0][0] is None:  # the live name is taken: nothing was written
         raise _duplicate(command.artifact_name,
-                         await _live_duplicate(build_uuid, command.artifact_name)) from None
+                         await _live_duplicate(build_uuid, command.artifact_name))
     artifact._saved_in_db = True
     return artifact
 
@@ -190,9 +246,8 @@ async def update_artifact(
                 project_id=build.project_id, build_id=build.id,
                 data={"before": before, "after": command.model_dump(mode="json", exclude_unset=True)},
             )
-    except IntegrityError:
-        name = changes.get("artifact_name", "")
-        raise _duplicate(name, await _live_duplicate(build.id, name)) from None
+    except IntegrityError as exc:
+        raise await _refusal(exc, build.id, build_id, changes.get("artifact_name", "")) from None
     return artifact
 
 

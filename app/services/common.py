@@ -54,15 +54,11 @@ async def record_event(
     if db.capabilities.dialect == "postgres":
         # The row and its NOTIFY in one statement (one round trip): delivered to listeners at
         # commit, in commit order (app.services.live fans it out); the payload is the event id.
-        event = Event(
-            actor=actor.name, action=action, target_type=target_type, target_id=str(target_id),
-            project_id=project_id, build_id=build_id, request_id=actor.request_id,
-            reason=reason, data=data or {},
+        event, values = event_values(
+            actor, action, target_type=target_type, target_id=target_id, project_id=project_id,
+            build_id=build_id, reason=reason, data=data,
         )
-        fields = Event._meta.fields_map
-        _, rows = await db.execute_query(
-            _PG_EVENT, [fields[c].to_db_value(getattr(event, c), event) for c in _EVENT_COLUMNS]
-        )
+        _, rows = await db.execute_query(_PG_EVENT, values)
         event.id = rows[0][0]
         event._saved_in_db = True
         return event
@@ -80,13 +76,60 @@ async def record_event(
     return event
 
 
-_EVENT_COLUMNS = ("created_at", "actor", "action", "target_type", "target_id", "project_id",
-                  "build_id", "request_id", "reason", "data")
+def event_values(
+    actor: Actor,
+    action: str,
+    *,
+    target_type: str,
+    target_id: Any,
+    project_id: str | None = None,
+    build_id: uuid.UUID | None = None,
+    reason: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> tuple[Event, list[Any]]:
+    """The event row `record_event` writes on PostgreSQL, unsaved, and its `EVENT_COLUMNS`
+    values as the ORM sends them (`to_db_value`: created_at is taken here, data is JSON text).
+    Shared with the statements that write their event row themselves (register artifact)."""
+    event = Event(
+        actor=actor.name, action=action, target_type=target_type, target_id=str(target_id),
+        project_id=project_id, build_id=build_id, request_id=actor.request_id,
+        reason=reason, data=data or {},
+    )
+    fields = Event._meta.fields_map
+    return event, [fields[c].to_db_value(getattr(event, c), event) for c in EVENT_COLUMNS]
+
+
+EVENT_COLUMNS = ("created_at", "actor", "action", "target_type", "target_id", "project_id",
+                 "build_id", "request_id", "reason", "data")
+# Their PostgreSQL types, for statements that SELECT the values (typed placeholders) rather
+# than INSERT … VALUES (where the column gives the type).
+EVENT_COLUMN_TYPES = {"created_at": "timestamptz", "actor": "varchar", "action": "varchar",
+                      "target_type": "varchar", "target_id": "varchar", "project_id": "varchar",
+                      "build_id": "uuid", "request_id": "varchar", "reason": "text",
+                      "data": "jsonb"}
+assert tuple(EVENT_COLUMN_TYPES) == EVENT_COLUMNS
 _PG_EVENT = (
-    'WITH e AS (INSERT INTO "events" (' + ", ".join(f'"{c}"' for c in _EVENT_COLUMNS)
-    + ") VALUES (" + ", ".join(f"${i}" for i in range(1, len(_EVENT_COLUMNS) + 1))
+    'WITH e AS (INSERT INTO "events" (' + ", ".join(f'"{c}"' for c in EVENT_COLUMNS)
+    + ") VALUES (" + ", ".join(f"${i}" for i in range(1, len(EVENT_COLUMNS) + 1))
     + ') RETURNING "id") SELECT "id", pg_notify(\'buildstate_events\', "id"::text) FROM e'
 )
+
+
+def integrity_kind(exc: IntegrityError) -> str:
+    """Which constraint refused a write: "unique", "foreign_key" or "other" (NOT NULL, CHECK,
+    a trigger's RAISE(ABORT) on SQLite, ...), from the driver's error under Tortoise's."""
+    cause = exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else exc.__cause__
+    sqlstate = getattr(cause, "sqlstate", None)  # asyncpg
+    if sqlstate is not None:
+        return {"23505": "unique", "23503": "foreign_key"}.get(sqlstate, "other")
+    name = getattr(cause, "sqlite_errorname", "")  # sqlite3 (Python 3.11+)
+    if name in ("SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY"):
+        return "unique"
+    if name == "SQLITE_CONSTRAINT_FOREIGNKEY":
+        return "foreign_key"
+    if not name and "UNIQUE constraint failed" in str(cause):
+        return "unique"
+    return "other"
 
 
 def conflict_from_integrity(exc: IntegrityError, message: str, **details: Any) -> Conflict:

@@ -1,17 +1,27 @@
-"""A create that fails half-way leaves nothing behind: every multi-row write is one transaction.
+"""A create that fails half-way leaves nothing behind: every multi-row write is one transaction
+(or, for an artifact on PostgreSQL, one statement).
 
 The failure is injected at the last step of each service's write (its audit event), after the
 business rows were inserted; the REST answer is a 500 and no row of any kind remains, with or
 without an Idempotency-Key (whose key is freed, so that a retry runs the request again).
+
+Registering an artifact writes its event row inside its single SQL statement on PostgreSQL, so
+there the failure is injected in the database: a trigger on `events` refusing the row
+(PostgreSQL: a plpgsql RAISE, a 500; SQLite: RAISE(ABORT), which the driver reports as a
+constraint failure: a 409 "conflicts with existing data", kept for the key like any refusal,
+never a made-up "already exists").
 """
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import httpx
 import pytest
 from asgi_lifespan import LifespanManager
+from tortoise import connections
 
 from db.models import (
     Artifact,
@@ -57,9 +67,43 @@ def _cases(pid: str, bid: str, running: str) -> list[tuple[str, str, dict]]:
     ]
 
 
+INJECTED = "injected: the audit write of the artifact failed"
+_TRIGGER = {
+    "postgres": (
+        """CREATE FUNCTION atomic_refuse_event() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN
+            IF NEW.action = 'artifact.registered' THEN RAISE EXCEPTION '""" + INJECTED + """';
+            END IF;
+            RETURN NEW;
+        END $$;
+        CREATE TRIGGER atomic_refuse_event BEFORE INSERT ON "events"
+            FOR EACH ROW EXECUTE FUNCTION atomic_refuse_event();""",
+        """DROP TRIGGER IF EXISTS atomic_refuse_event ON "events";
+        DROP FUNCTION IF EXISTS atomic_refuse_event();""",
+    ),
+    "sqlite": (
+        """CREATE TRIGGER atomic_refuse_event BEFORE INSERT ON "events"
+        WHEN NEW.action = 'artifact.registered'
+        BEGIN SELECT RAISE(ABORT, '""" + INJECTED + """'); END;""",
+        "DROP TRIGGER IF EXISTS atomic_refuse_event;",
+    ),
+}
+
+
+@asynccontextmanager
+async def refused_artifact_event(backend: str) -> AsyncIterator[None]:
+    create, drop = _TRIGGER[backend]
+    db = connections.get("default")
+    await db.execute_script(create)
+    try:
+        yield
+    finally:
+        await db.execute_script(drop)
+
+
 @pytest.mark.parametrize("with_key", [False, True], ids=["plain", "idempotency-key"])
 async def test_a_create_that_fails_half_way_writes_nothing(
-    database, monkeypatch: pytest.MonkeyPatch, with_key: bool
+    database, backend, monkeypatch: pytest.MonkeyPatch, with_key: bool
 ) -> None:
     from app.main import create_app
 
@@ -81,12 +125,28 @@ async def test_a_create_that_fails_half_way_writes_nothing(
                 builds_before = [await Build.get(id=b) for b in (bid, running)]
                 variable_before = await Variable.get(build_id=bid, variable_key="vm_instance_id")
                 headers = {"Idempotency-Key": unique("k")} if with_key else {}
-                with monkeypatch.context() as m:
-                    m.setattr(importlib.import_module(f"app.services.{module}"),
-                              "record_event", broken_audit)
-                    answer = await http.post(path, json=body, headers=headers)
-                assert answer.status_code == 500, (path, answer.status_code, answer.text)
-                assert await _counts() == before, path
+                refused = module == "artifacts" and backend == "sqlite"
+                if module == "artifacts":
+                    async with refused_artifact_event(backend):
+                        answer = await http.post(path, json=body, headers=headers)
+                else:
+                    with monkeypatch.context() as m:
+                        m.setattr(importlib.import_module(f"app.services.{module}"),
+                                  "record_event", broken_audit)
+                        answer = await http.post(path, json=body, headers=headers)
+                if refused:  # SQLite's RAISE(ABORT): a constraint failure, not a duplicate
+                    assert answer.status_code == 409, (path, answer.text)
+                    assert answer.json() == {"detail": "the change conflicts with existing data",
+                                             "code": "CONFLICT"}, path
+                else:
+                    assert answer.status_code == 500, (path, answer.status_code, answer.text)
+                # The database's message stays in the log, not in the answer.
+                assert INJECTED not in answer.text and "already exists" not in answer.text
+                counts = await _counts()
+                if refused and with_key:  # the refusal is kept for its key, like any 4xx
+                    assert counts["IdempotencyKey"] == before["IdempotencyKey"] + 1, path
+                    counts["IdempotencyKey"] -= 1
+                assert counts == before, path
                 for b in builds_before:
                     after = await Build.get(id=b.id)
                     assert (after.status, after.version, after.resume_count) == (
@@ -96,5 +156,10 @@ async def test_a_create_that_fails_half_way_writes_nothing(
                 # Without the failure the same request goes through (the case is a real write).
                 if with_key:
                     again = await http.post(path, json=body, headers=headers)
+                    if refused:  # the kept refusal is replayed; a new key runs it again
+                        assert again.status_code == 409, (path, again.text)
+                        assert "idempotent-replayed" in again.headers
+                        again = await http.post(path, json=body,
+                                                headers={"Idempotency-Key": unique("k")})
                     assert again.status_code in (200, 201), (path, again.text)
                     assert "idempotent-replayed" not in again.headers

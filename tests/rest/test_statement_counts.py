@@ -19,7 +19,7 @@ from app.services.commands import RegisterArtifact, SetVariable
 from app.settings import Settings
 from db.models import Artifact, Variable
 from tests import factories as f
-from tests.conftest import WRITE_KEY
+from tests.conftest import WRITE_KEY, unique
 from tests.graphql.test_query_count import counting_statements
 
 READ = """query($id: ID!) { build(id: $id) { resumeContext {
@@ -144,7 +144,7 @@ async def test_list_of_builds_is_constant_in_its_length(
     assert counts[1][0] == 4, counts  # GraphQL: the page, artifacts, variables, resume contexts
 
 
-async def test_register_artifact_is_a_handful_in_one_transaction(
+async def test_register_artifact_is_one_statement_on_postgres(
     database, counted, writer, backend, monkeypatch
 ) -> None:
     pid = await f.project(writer)
@@ -153,11 +153,21 @@ async def test_register_artifact_is_a_handful_in_one_transaction(
             "artifact_path": "s3://b/new-1", "metadata": {"k": "v"}}
     answer, seen = await _count(counted, monkeypatch, "POST", f"/builds/{build_id}/artifacts",
                                 json=body)
-    # PostgreSQL: the build checked in the artifact's INSERT, the event row with its NOTIFY.
-    # SQLite: the build, the artifact, its event row.
-    expected = 2 if backend == "postgres" else 3
+    # PostgreSQL: ONE statement (the build check, the artifact, its event row and NOTIFY), sent
+    # in autocommit: no BEGIN/COMMIT either, the header counts 1 round trip in all.
+    # SQLite: the build, then the artifact and its event row in a transaction.
+    expected = 1 if backend == "postgres" else 3
     assert len(seen) == expected, seen
-    assert _header(answer, backend) in (None, expected + 2)  # + BEGIN and COMMIT
+    assert _header(answer, backend) == (1 if backend == "postgres" else None)
+
+    # The same name again: refused (PostgreSQL: the statement inserts nothing, no error, no
+    # transaction to roll back), then the read that names the existing artifact. SQLite: the
+    # build, the INSERT that fails, the read.
+    with counting_statements(monkeypatch) as seen:
+        refused = await counted.post(f"/builds/{build_id}/artifacts", json=body)
+    assert refused.status_code == 409 and answer.json()["id"] in refused.text, refused.text
+    assert len(seen) == (2 if backend == "postgres" else 3), seen
+    assert _header(refused, backend) == (2 if backend == "postgres" else None)
 
     gql_input = {"stateCode": 20, "artifactName": "new-2", "artifactType": "vm_snapshot",
                  "artifactPath": "s3://b/new-2"}
@@ -165,4 +175,23 @@ async def test_register_artifact_is_a_handful_in_one_transaction(
                                 json={"query": WRITE, "variables": {"b": build_id, "i": gql_input}})
     assert answer.json()["data"]["registerArtifact"]["__typename"] == "Artifact", answer.text
     assert len(seen) == expected, seen
-    assert _header(answer, backend) in (None, expected + 2)
+    assert _header(answer, backend) == (1 if backend == "postgres" else None)
+
+
+async def test_register_artifact_under_an_idempotency_key(
+    database, counted, writer, backend, monkeypatch
+) -> None:
+    """Under a key the write joins the key's transaction (its connection, no savepoint): the key
+    claimed (its own statement), BEGIN, the write, the answer kept, COMMIT."""
+    pid = await f.project(writer)
+    build_id = await _build_with(writer, pid, 1)
+    body = {"state_code": 20, "artifact_name": "keyed", "artifact_type": "vm_snapshot",
+            "artifact_path": "s3://b/keyed"}
+    answer, seen = await _count(counted, monkeypatch, "POST", f"/builds/{build_id}/artifacts",
+                                json=body, headers={"Idempotency-Key": unique("k")})
+    assert answer.status_code == 201, answer.text
+    # The claim, the write (PostgreSQL: 1; SQLite: the build, the artifact, its event), the
+    # answer kept.
+    expected = 3 if backend == "postgres" else 5
+    assert len(seen) == expected, seen
+    assert _header(answer, backend) == (expected + 2 if backend == "postgres" else None)

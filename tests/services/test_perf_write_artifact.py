@@ -1,7 +1,9 @@
-"""registerArtifact's fast path on PostgreSQL (one statement checks the build and inserts the
-artifact; the event row and its NOTIFY are one more) writes what the ORM path writes, on both
-databases: the row, its event row, the refusals (unknown build, duplicate live name), the
-savepoint inside a caller's transaction, and the NOTIFY payload (the event id)."""
+"""registerArtifact's fast path on PostgreSQL (ONE statement: the build check, the artifact, its
+event row and the NOTIFY, in autocommit or in the caller's transaction) writes what the ORM path
+writes, on both databases: the row, its event row (column for column what `record_event`
+writes), the refusals (unknown build, duplicate live name), a caller's transaction (the write is
+on its connection: invisible to others until it commits, gone with its rollback, usable after a
+refusal), and the NOTIFY payload (the event id)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from tortoise.transactions import in_transaction
 
 from app.rest.schemas import ArtifactOut
 from app.services import artifacts, live
+from app.services.common import record_event
 from app.services.commands import RegisterArtifact
 from app.services.errors import Conflict, NotFound
 from db.models import Artifact, Event
@@ -74,6 +77,76 @@ async def test_the_row_and_its_event_are_what_the_orm_writes(database, writer) -
     assert event.data == {"after": {"artifact_name": "fast", "artifact_type": "disk_image",
                                     "state_code": 30, "artifact_path": "s3://b/fast"}}
     assert abs((event.created_at - stored.created_at).total_seconds()) < 5
+
+
+_EVENT_FIELDS = tuple(c for c in Event._meta.fields_map if c not in ("id", "created_at"))
+
+
+async def test_the_event_row_is_what_record_event_writes(database, writer) -> None:
+    """Every column but id and created_at, against the row `record_event` writes for the same
+    change (the ORM's `Event.create` on SQLite, its own statement on PostgreSQL) and against the
+    ORM's `Event.create` itself."""
+    pid = await f.project(writer)
+    build = await f.build(writer, pid)
+    command = _command("evented")
+    returned = await artifacts.register_artifact(actor=writer, build_id=str(build.id),
+                                                 command=command)
+    (fast,) = await Event.filter(target_id=str(returned.id))
+    arguments = dict(
+        target_type="artifact", target_id=returned.id, project_id=pid, build_id=build.id,
+        data={"after": {"artifact_name": command.artifact_name,
+                        "artifact_type": command.artifact_type,
+                        "state_code": command.state_code,
+                        "artifact_path": command.artifact_path}},
+    )
+    async with in_transaction():
+        recorded = await record_event(writer, "artifact.registered", **arguments)
+    created = await Event.create(actor=writer.name, action="artifact.registered",
+                                 request_id=writer.request_id, **(arguments | {
+                                     "target_id": str(returned.id)}))
+    for reference in (await Event.get(id=recorded.id), await Event.get(id=created.id)):
+        for column in _EVENT_FIELDS:
+            assert getattr(fast, column) == getattr(reference, column), column
+        assert type(fast.data) is type(reference.data) and fast.build_id == build.id
+    assert fast.id < recorded.id
+    assert fast.created_at.utcoffset() == timedelta(0)
+
+
+async def test_a_callers_transaction_holds_the_write(database, backend, writer) -> None:
+    """Inside an open transaction the statement runs on its connection: another connection does
+    not see the rows before the commit (PostgreSQL), and a rollback takes them back."""
+    pid = await f.project(writer)
+    build = await f.build(writer, pid)
+
+    class Undo(Exception):
+        pass
+
+    with pytest.raises(Undo):
+        async with in_transaction():
+            row = await artifacts.register_artifact(actor=writer, build_id=str(build.id),
+                                                    command=_command("undone"))
+            assert await Artifact.filter(id=row.id).count() == 1  # the transaction sees it
+            raise Undo
+    assert await Artifact.filter(id=row.id).count() == 0
+    assert await Event.filter(target_id=str(row.id)).count() == 0
+
+    if backend != "postgres":
+        return
+    name = database.database_url.rsplit("/", 1)[1].split("?")[0]
+    other = await asyncpg.connect(PG_ADMIN_DSN.rsplit("/", 1)[0] + "/" + name)
+    try:
+        async with in_transaction():
+            row = await artifacts.register_artifact(actor=writer, build_id=str(build.id),
+                                                    command=_command("held"))
+            seen = await other.fetchval(
+                'SELECT count(*) FROM "build_artifacts" WHERE "id" = $1', row.id)
+            assert seen == 0  # not autocommitted: it is the open transaction's
+        assert await other.fetchval(
+            'SELECT count(*) FROM "build_artifacts" WHERE "id" = $1', row.id) == 1
+        assert await other.fetchval(
+            'SELECT count(*) FROM "events" WHERE "target_id" = $1', str(row.id)) == 1
+    finally:
+        await other.close()
 
 
 async def test_defaults_apply_as_in_the_orm(database, writer) -> None:
