@@ -23,14 +23,19 @@ def require(scope: str):
         _key: Annotated[str | None, Depends(_api_key)] = None,
         _token: Annotated[object, Depends(_bearer)] = None,
     ) -> Actor:
-        actor = getattr(request.user, "actor", None)
-        if actor is None:
-            raise Unauthenticated("a credential is required: X-API-Key or Authorization: Bearer")
-        actor.require(scope)
-        return actor
+        return authorize(request.user, scope)
 
     dependency.required_scope = scope  # type: ignore[attr-defined]
     return dependency
+
+
+def authorize(user: object, scope: str) -> Actor:
+    """The authenticated actor holding `scope` (app/rest/fast.py checks its routes with it too)."""
+    actor = getattr(user, "actor", None)
+    if actor is None:
+        raise Unauthenticated("a credential is required: X-API-Key or Authorization: Bearer")
+    actor.require(scope)
+    return actor
 
 
 async def public() -> None:

@@ -28,17 +28,14 @@ from collections.abc import Awaitable, Callable
 from fastapi import FastAPI
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, Mount, get_route_path
 from starlette.types import Message, Receive, Scope, Send
 
 from app.rest.artifacts import register_artifact_response
+from app.rest.deps import authorize
 from app.rest.resume import resume_context_response
 from app.services import artifacts, context
 from app.services.commands import RegisterArtifact
-from app.services.errors import Unauthenticated
-
-_UNAUTHENTICATED = "a credential is required: X-API-Key or Authorization: Bearer"
 
 Endpoint = Callable[["FastRoute", Scope, Receive, Send], Awaitable[None]]
 
@@ -110,15 +107,6 @@ class FastRoute(BaseRoute):
             await response(scope, receive, send)
 
 
-def _actor(scope: Scope, required: str):
-    """`require(scope)` of app/rest/deps.py."""
-    actor = getattr(scope["user"], "actor", None)
-    if actor is None:
-        raise Unauthenticated(_UNAUTHENTICATED)
-    actor.require(required)
-    return actor
-
-
 async def resume_context_endpoint(
     route: FastRoute, scope: Scope, receive: Receive, send: Send
 ) -> None:
@@ -126,7 +114,7 @@ async def resume_context_endpoint(
         await route.delegate(scope, receive, send)
         return
     try:
-        actor = _actor(scope, "read")
+        actor = authorize(scope["user"], "read")
         ctx = await context.get_resume_context(
             actor=actor, build_id=scope["path_params"]["build_id"], reveal=False
         )
@@ -171,7 +159,7 @@ async def register_artifact_endpoint(
         await route.delegate(scope, _replaying(received, failure, receive), send)
         return
     try:
-        actor = _actor(scope, "write")
+        actor = authorize(scope["user"], "write")
         row = await artifacts.register_artifact(
             actor=actor, build_id=scope["path_params"]["build_id"], command=command
         )
@@ -203,4 +191,4 @@ def fast_routes(rest: FastAPI, mount: Mount) -> list[BaseRoute]:
     ]
 
 
-__all__ = ["FastRoute", "Response", "fast_routes"]
+__all__ = ["FastRoute", "fast_routes"]
