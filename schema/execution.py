@@ -37,6 +37,7 @@ from graphql import (
 )
 from graphql.execution.collect_fields import FieldDetailsList
 from graphql.pyutils import Path
+from graphql.type.scalars import serialize_boolean, serialize_id, serialize_int, serialize_string
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 
@@ -46,8 +47,9 @@ _BACKREF = GraphQLCoreConverter.DEFINITION_BACKREF
 _SETTLED = frozenset({str, int, float, bool, dict, list, datetime, date, uuid.UUID, Decimal})
 
 # One selected field of a plain list item: response key, attribute name (None: __typename),
-# the leaf type's coercion (or the type name for __typename), whether null is refused.
-_Entry = tuple[str, str | None, Any, bool]
+# the leaf type's coercion (or the type name for __typename), whether null is refused, and the
+# type whose values the coercion returns unchanged (None: always call it).
+_Entry = tuple[str, str | None, Any, bool, type | None]
 
 
 class _NotPlain(Exception):
@@ -142,7 +144,7 @@ class PlainListExecutor(StrawberryGraphQLCoreExecutionContext):
             node = details[0].node
             name = node.name.value
             if name == "__typename":
-                plan.append((response_key, None, object_type.name, True))
+                plan.append((response_key, None, object_type.name, True, None))
                 continue
             if node.arguments:
                 return None
@@ -157,12 +159,21 @@ class PlainListExecutor(StrawberryGraphQLCoreExecutionContext):
             leaf = field_type.of_type if required else field_type
             if not is_leaf_type(leaf):
                 return None
-            plan.append((response_key, attribute, _coercion(leaf), required))
+            coerce = _coercion(leaf)
+            plan.append((response_key, attribute, coerce, required, _UNCHANGED.get(coerce)))
         return plan
 
 
 def _coercion(leaf: GraphQLLeafType) -> Any:
     return leaf.coerce_output_value
+
+
+# graphql-core's own coercions that return a value of exactly this type unchanged (an Int
+# only within 32 bits): for such a value the call is skipped, its answer is the value itself.
+_UNCHANGED = {
+    serialize_string: str, serialize_id: str, serialize_boolean: bool, serialize_int: int,
+}
+_INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
 
 
 def _complete_plain(
@@ -181,11 +192,14 @@ def _complete_plain(
         if is_type_of is not None and is_type_of(item, info) is not True:
             raise _NotPlain  # refused, or an awaitable answer: the general path decides
         answer: dict[str, Any] = {}
-        for response_key, attribute, coerce, required in plan:
+        for response_key, attribute, coerce, required, unchanged in plan:
             if attribute is None:
                 answer[response_key] = coerce  # __typename
                 continue
             value = getattr(item, attribute)
+            if type(value) is unchanged and (unchanged is not int or _INT_MIN <= value <= _INT_MAX):
+                answer[response_key] = value
+                continue
             if value is None or value is Undefined:
                 if required:
                     raise _NotPlain
