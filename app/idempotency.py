@@ -88,6 +88,16 @@ class IdempotencyMiddleware:
             log.error("idempotency store unavailable: %s", exc)
             await unavailable(send)
             return
+        except Exception:
+            # The app failed and answered with its own 500 (JSON with the request id) before
+            # raising, as it does without a key; the request was rolled back and the key freed.
+            # Send that answer (only a server error: a buffered success whose commit failed must
+            # not be sent), then let the error reach the server's log as it would without a key.
+            start = next((m for m in messages if m["type"] == "http.response.start"), None)
+            if start is not None and start["status"] >= 500:
+                for message in messages:
+                    await send(message)
+            raise
         if replayed:
             await _replay(send, answer)
             return

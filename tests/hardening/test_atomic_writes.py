@@ -140,6 +140,12 @@ async def test_a_create_that_fails_half_way_writes_nothing(
                                              "code": "CONFLICT"}, path
                 else:
                     assert answer.status_code == 500, (path, answer.status_code, answer.text)
+                    # The app's own error answer, with or without a key (not the server's
+                    # plain-text one): it names the request id of the logged traceback.
+                    request_id = answer.headers["x-request-id"]
+                    assert answer.json() == {
+                        "detail": f"internal error (request id {request_id})", "code": "INTERNAL",
+                    }, path
                 # The database's message stays in the log, not in the answer.
                 assert INJECTED not in answer.text and "already exists" not in answer.text
                 counts = await _counts()
