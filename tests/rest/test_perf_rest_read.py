@@ -3,11 +3,12 @@ byte for byte what the declared response model, `ResumeContextOut`, would write.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta, timezone
 
 import orjson
 
-from app.rest.resume import resume_context_json
+from app.rest.resume import resume_context_json, resume_context_response
 from app.rest.schemas import ArtifactOut, ResumableStateOut, ResumeContextOut
 from app.services import artifacts, context, variables
 from app.services.commands import RegisterArtifact, SetVariable
@@ -60,3 +61,21 @@ async def test_same_bytes_as_the_response_model(database, client, writer, admin)
 async def test_unknown_build_is_404(database, client) -> None:
     answer = await client.get("/builds/00000000-0000-0000-0000-000000000000/resume-context")
     assert answer.status_code == 404 and answer.json()["code"] == "NOT_FOUND"
+
+
+async def test_records_are_written_as_they_are(database, writer) -> None:
+    """orjson writes the records themselves (no dict per record), and what it refuses goes
+    through the response model with the same records."""
+    _, b = await f.seed_failed_build(writer, configure=True)
+    ctx = await context.get_resume_context(actor=writer, build_id=str(b.id))
+    payload = resume_context_json(ctx)
+    assert payload["artifacts"] is ctx.artifacts
+    assert payload["resumable_state_config"] is ctx.resumable_state_config is not None
+    assert resume_context_response(ctx).body == _through_the_model(ctx)
+
+    # An integer beyond 64 bits (orjson refuses it): pydantic writes the answer.
+    huge = dataclasses.replace(ctx.artifacts[0], metadata={"n": 2**70, "x": [1.5, None]})
+    odd = dataclasses.replace(ctx, artifacts=[huge, *ctx.artifacts[1:]])
+    body = resume_context_response(odd).body
+    assert body == _through_the_model(odd)
+    assert b'"n":1180591620717411303424' in body

@@ -173,3 +173,106 @@ async def test_batch_of_builds_and_unknown_ids(database, writer) -> None:
         await context.get_resume_context(actor=writer, build_id="not-a-uuid")
     with pytest.raises(NotFound):
         await builds.get_build(actor=writer, build_id="not-a-uuid")
+
+
+# --- The conversions of the read (app/services/context.py: _uuid, _when, _record) ------------
+
+
+def test_uuid_is_a_plain_uuid_equal_to_the_constructors() -> None:
+    import uuid
+
+    text = "df8c80dc-7ee2-43b4-ad0e-2f2f73d0d7a5"
+    for form in (text, text.upper(), "{" + text + "}", text.replace("-", ""), "urn:uuid:" + text):
+        made = context._uuid(form)
+        assert type(made) is uuid.UUID and made == uuid.UUID(form)
+        assert hash(made) == hash(uuid.UUID(form)) and made.is_safe is uuid.SafeUUID.unknown
+        assert str(made) == text and made.version == 4
+    with pytest.raises(TypeError):
+        made.foo = 1  # type: ignore[attr-defined]
+    # Whatever the text, what UUID() makes of it (or its ValueError).
+    for odd in ("zf8c80dc-7ee2-43b4-ad0e-2f2f73d0d7a5", "df8c80dc-7ee2-43b4-ad0e-2f2f73d0d7_5",
+                "+f8c80dc-7ee2-43b4-ad0e-2f2f73d0d7a5", "df8c80dc-7ee2-43b4-ad0e-2f2f73d0d7a",
+                " f8c80dc-7ee2-43b4-ad0e-2f2f73d0d7a5", "", "{f8c80dc-7ee2-43b4-ad0e-2f2f73d0d7a}",
+                "urn:f8c80dc7ee243b4-ad0e-2f2f73d0d7a5", "df8c80dc--7ee243b4ad0e-2f2f73d0d7a5"):
+        try:
+            expected = uuid.UUID(odd)
+        except ValueError:
+            with pytest.raises(ValueError):
+                context._uuid(odd)
+        else:
+            assert context._uuid(odd) == expected and type(context._uuid(odd)) is uuid.UUID
+
+
+def test_when_gives_aware_utc_whatever_the_offset_written() -> None:
+    utc = timezone.utc
+    instant = datetime(2026, 11, 1, 8, 0, 0, 123456, tzinfo=utc)
+    for text in ("2026-11-01T08:00:00.123456+00:00", "2026-11-01T09:00:00.123456+01:00",
+                 "2026-11-01T03:00:00.123456-05:00", "2026-11-01 08:00:00.123456",
+                 "2026-11-01T08:00:00.123456Z", "2026-11-01T13:30:00.123456+05:30"):
+        moment = context._when(text)
+        assert moment == instant and moment.tzinfo is utc, text
+    assert context._when(None) is None
+
+
+def _row_with_offsets(row: dict, shift: str) -> dict:
+    """The statement's row as a session in another TimeZone would write it (same instants)."""
+    import json
+
+    def moved(value):
+        if isinstance(value, str) and value.endswith("+00:00") and value[10] in "T ":
+            moment = datetime.fromisoformat(value).astimezone(
+                timezone(timedelta(hours=int(shift)))
+            )
+            return moment.isoformat()
+        if isinstance(value, list):
+            return [moved(v) for v in value]
+        return value
+
+    out = dict(row)
+    for column in ("configs", "artifacts", "other_artifacts"):
+        if isinstance(row[column], str):
+            out[column] = json.dumps(moved(json.loads(row[column])))
+    return out
+
+
+async def test_records_hold_plain_uuids_and_utc_datetimes(database, writer, backend) -> None:
+    import uuid
+
+    _, b = await f.seed_failed_build(writer, configure=True)
+    future = datetime.now(timezone.utc) + timedelta(days=3)
+    await artifacts.register_artifact(actor=writer, build_id=str(b.id), command=art(
+        "later", state_code=30, expires_at=future))
+    ctx = await _check(b.id, writer)
+    assert len(ctx.artifacts) == 2 and ctx.resumable_state_config is not None
+    for record in [*ctx.artifacts, ctx.resumable_state_config]:
+        assert type(record.id) is uuid.UUID
+        for name in ("created_at", "updated_at", "expires_at", "deleted_at"):
+            value = getattr(record, name, None)
+            assert value is None or value.tzinfo is timezone.utc, name
+        # Read-only, as the frozen __init__ would make them.
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            record.id = uuid.uuid4()  # type: ignore[misc]
+        # Built without __init__, the same as built with it (fields, order, equality).
+        rebuilt = type(record)(**{f.name: getattr(record, f.name)
+                                  for f in dataclasses.fields(record)})
+        assert rebuilt == record and list(vars(record)) == list(vars(rebuilt))
+    assert type(ctx.build_id) is uuid.UUID
+    assert ctx.artifacts[1].expires_at == future
+
+    # Another session TimeZone (PostgreSQL writes a timestamptz's JSON in it), or SQLite text
+    # with another offset: the same instants, in UTC.
+    db = Build._meta.db
+    dialect = db.capabilities.dialect
+    if dialect == "postgres":
+        rows = await db.execute_query_dict(context._statement(dialect, 0), [[b.id]])
+    else:
+        rows = await db.execute_query_dict(context._statement(dialect, 1), [str(b.id)])
+    now = datetime.now(timezone.utc)
+    plain = context._context(rows[0], False, now, backend == "sqlite")
+    for shift in ("2", "-7"):
+        moved = _row_with_offsets(rows[0], shift)
+        assert moved["artifacts"] != rows[0]["artifacts"]  # the offsets did change
+        other = context._context(moved, False, now, backend == "sqlite")
+        assert other == plain
+        for record in [*other.artifacts, other.resumable_state_config]:
+            assert record.created_at.tzinfo is timezone.utc
