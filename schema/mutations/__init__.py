@@ -24,6 +24,7 @@ from schema.mutations import (
     update_resume_request,
     webhook_subscriptions,
 )
+from schema.mutations.base import arguments_named_once
 
 
 @strawberry.type(description=(
@@ -56,3 +57,7 @@ class Mutation:
     update_job = update_job.field
     create_webhook_subscription = webhook_subscriptions.create_field
     delete_webhook_subscription = webhook_subscriptions.delete_field
+
+
+for _field in Mutation.__strawberry_definition__.fields:
+    arguments_named_once(_field)

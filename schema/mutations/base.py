@@ -11,6 +11,12 @@ from typing import Annotated, Any, TypeVar, Union, get_args
 
 import pydantic
 import strawberry
+from strawberry.relay.types import GlobalID
+from strawberry.schema.name_converter import NameConverter
+from strawberry.scalars import is_scalar
+from strawberry.types.arguments import InputContext
+from strawberry.types.base import StrawberryMaybe, StrawberryOptional
+from strawberry.types.enum import has_enum_definition
 from strawberry.types.unset import UNSET
 
 from app.services import idempotency
@@ -22,6 +28,71 @@ from schema.types.errors import Error, ValidationError
 
 C = TypeVar("C", bound=Command)
 T = TypeVar("T")
+InputT = TypeVar("InputT", bound=type)
+
+
+def built_directly(cls: InputT) -> InputT:
+    """Build this input straight from graphql-core's coerced value (`from_input`, the hook
+    Strawberry offers input types that build their own value), with the same result.
+
+    Strawberry's generic conversion walks every declared field of the input on every request:
+    its GraphQL name (camel-casing it again), its resolved type, and a recursive
+    `convert_argument` that, for a scalar or an enum, returns the value as graphql-core
+    coerced it. Here that walk is planned once (per schema config): scalar and enum fields
+    (bare or nullable) take the value as it is, a null stays null, and any other field (a
+    list, a nested input, a GlobalID) is converted by Strawberry itself (`InputContext.convert`,
+    at the same path). Omitted fields keep their class default (UNSET), fields without one get
+    None, as Strawberry does. tests/graphql/test_mutation_fast_paths.py compares both on every
+    mutation input. `Maybe` fields are refused: Strawberry skips their null check for types
+    with this hook.
+    """
+    definition = cls.__strawberry_definition__
+    assert definition.is_input and definition.from_input is None, cls
+    assert not any(isinstance(f.type, StrawberryMaybe) for f in definition.fields), cls
+    implicit = {f.python_name: None for f in definition.fields
+                if f.default_value is dataclasses.MISSING
+                and f.default_factory is dataclasses.MISSING}
+    planned: list[Any] = [None, None]  # [config, plan]: one schema in practice
+
+    def plan(context: InputContext) -> list[tuple[str, str, Any, bool]]:
+        out = []
+        for f in definition.fields:
+            type_ = f.resolve_type(type_definition=definition)
+            bare = type_.of_type if isinstance(type_, StrawberryOptional) else type_
+            direct = bare is not GlobalID and (
+                is_scalar(bare, context.scalar_registry) or has_enum_definition(bare)
+            )
+            out.append((context.config.name_converter.from_field(f), f.python_name, type_,
+                        direct))
+        return out
+
+    def from_input(target: type, value: Mapping[str, Any], context: InputContext) -> Any:
+        if planned[0] is not context.config:
+            planned[:] = [context.config, plan(context)]
+        kwargs = dict(implicit)
+        for name, python_name, type_, direct in planned[1]:
+            if name in value:
+                item = value[name]
+                kwargs[python_name] = (item if direct or item is None or item is UNSET
+                                       else context.convert(item, type_, name))
+        return target(**kwargs)
+
+    definition.from_input = from_input
+    return cls
+
+
+def arguments_named_once(field: Any) -> None:
+    """Give each argument of a root field its GraphQL name now (buildId for build_id), so that
+    Strawberry's argument conversion reads it instead of camel-casing the Python name again on
+    every request. The names are those the schema's default NameConverter gives
+    (schema/schema.py keeps auto camel case): the SDL does not change (tests/graphql/test_sdl.py;
+    tests/graphql/test_mutation_fast_paths.py compares each with the schema's converter)."""
+    for argument in field.arguments:
+        if argument.graphql_name is None:
+            argument.graphql_name = _NAMES.apply_naming_config(argument.python_name)
+
+
+_NAMES = NameConverter()
 
 
 def result_union(name: str, success: type, *errors: type[Error]) -> Any:

@@ -10,6 +10,7 @@ from schema.context import Info
 from schema.mutations.base import (
     IdempotencyKey,
     attempt_once,
+    built_directly,
     command,
     given,
     result_union,
@@ -20,6 +21,7 @@ from schema.types.build import Build
 from schema.types.errors import ConflictError, NotFoundError, ValidationError
 
 
+@built_directly
 @strawberry.input(description="A new build of a project; (project, buildNumber) is unique.")
 class CreateBuildInput:
     project_id: strawberry.ID

@@ -10,6 +10,7 @@ from schema.context import Info
 from schema.mutations.base import (
     IdempotencyKey,
     attempt_once,
+    built_directly,
     command,
     given,
     result_union,
@@ -19,6 +20,7 @@ from schema.types.errors import ConflictError, ValidationError
 from schema.types.project import Project
 
 
+@built_directly
 @strawberry.input(description="A new project; its id is a slug chosen by the caller.")
 class CreateProjectInput:
     id: strawberry.ID = strawberry.field(description="Lower-case letters, digits, . _ -")

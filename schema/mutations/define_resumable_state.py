@@ -11,6 +11,7 @@ from schema.enums import ResumeStrategy
 from schema.mutations.base import (
     IdempotencyKey,
     attempt_once,
+    built_directly,
     command,
     given,
     result_union,
@@ -20,6 +21,7 @@ from schema.types.errors import ConflictError, NotFoundError, ValidationError
 from schema.types.resumable import ResumableState
 
 
+@built_directly
 @strawberry.input(description="How a state of the project is resumed (one config per state).")
 class DefineResumableStateInput:
     state_code: int

@@ -11,6 +11,7 @@ from schema.context import Info
 from schema.mutations.base import (
     IdempotencyKey,
     attempt_once,
+    built_directly,
     command,
     given,
     result_union,
@@ -20,6 +21,7 @@ from schema.types.errors import ConflictError, NotFoundError, ValidationError
 from schema.types.project import StateCode
 
 
+@built_directly
 @strawberry.input(description="A numbered state of a project (unique code in the project).")
 class DefineStateCodeInput:
     code: int

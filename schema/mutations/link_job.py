@@ -14,6 +14,7 @@ from schema.enums import JobStatus, TriggerSource
 from schema.mutations.base import (
     IdempotencyKey,
     attempt_once,
+    built_directly,
     command,
     given,
     result_union,
@@ -23,6 +24,7 @@ from schema.types.errors import NotFoundError, ValidationError
 from schema.types.job import Job
 
 
+@built_directly
 @strawberry.input(description="A CI/CD job that runs (or resumes) the build.")
 class LinkJobInput:
     platform: str = strawberry.field(description="concourse, jenkins, gitlab-ci, github-actions…")

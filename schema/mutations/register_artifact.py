@@ -13,6 +13,7 @@ from schema.context import Info
 from schema.mutations.base import (
     IdempotencyKey,
     attempt_once,
+    built_directly,
     command,
     result_union,
 )
@@ -22,6 +23,7 @@ from schema.types.artifact import Artifact
 from schema.types.errors import ConflictError, NotFoundError, ValidationError
 
 
+@built_directly
 @strawberry.input(description="An artifact; its name is unique among the build's live artifacts.")
 class RegisterArtifactInput:
     state_code: int

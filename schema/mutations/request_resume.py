@@ -11,6 +11,7 @@ from schema.enums import RequestSource
 from schema.mutations.base import (
     IdempotencyKey,
     attempt_once,
+    built_directly,
     command,
     given,
     result_union,
@@ -27,12 +28,14 @@ from schema.types.errors import (
 from schema.types.resume import ResumeRequest
 
 
+@built_directly
 @strawberry.input(description="A variable value to apply when the request is accepted.")
 class VariableOverrideInput:
     key: str
     value: str
 
 
+@built_directly
 @strawberry.input(description="Continue a failed or cancelled build from a state.")
 class RequestResumeInput:
     resume_reason: str = strawberry.field(description="Why: the audit trail keeps it.")

@@ -11,6 +11,7 @@ from schema.enums import VariableType
 from schema.mutations.base import (
     IdempotencyKey,
     attempt_once,
+    built_directly,
     command,
     given,
     result_union,
@@ -20,6 +21,7 @@ from schema.types.errors import NotFoundError, ValidationError
 from schema.types.variable import Variable
 
 
+@built_directly
 @strawberry.input(description="Set a variable by key; flags not given keep their stored values.")
 class SetVariableInput:
     key: str

@@ -11,6 +11,7 @@ from schema.enums import StateStatus
 from schema.mutations.base import (
     IdempotencyKey,
     attempt_once,
+    built_directly,
     command,
     given,
     result_union,
@@ -21,6 +22,7 @@ from schema.types.build import Build
 from schema.types.errors import InvalidTransitionError, NotFoundError, ValidationError
 
 
+@built_directly
 @strawberry.input(description="Move a build to a state.")
 class TransitionBuildInput:
     state_code: int

@@ -9,7 +9,7 @@ import strawberry
 from app.services import artifacts
 from app.services.commands import UpdateArtifact
 from schema.context import Info
-from schema.mutations.base import attempt, command, given, result_union
+from schema.mutations.base import attempt, built_directly, command, given, result_union
 from schema.permissions import CanWrite
 from schema.scalars import JSON, BigInt
 from schema.types.artifact import Artifact
@@ -27,6 +27,7 @@ CLEARABLE = frozenset({
 })
 
 
+@built_directly
 @strawberry.input(description="Fields to change; omitted ones keep their value.")
 class UpdateArtifactInput:
     state_code: int | None = strawberry.UNSET

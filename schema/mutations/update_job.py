@@ -10,7 +10,7 @@ from app.services import jobs
 from app.services.commands import UpdateJob
 from schema.context import Info
 from schema.enums import JobStatus
-from schema.mutations.base import attempt, command, given, result_union
+from schema.mutations.base import attempt, built_directly, command, given, result_union
 from schema.permissions import CanWrite
 from schema.types.errors import (
     InvalidTransitionError,
@@ -23,6 +23,7 @@ from schema.types.job import Job
 CLEARABLE = frozenset({"job_url", "job_id", "build_number", "started_at", "completed_at"})
 
 
+@built_directly
 @strawberry.input(description="A job's progress; omitted fields are kept.")
 class UpdateJobInput:
     status: JobStatus | None = strawberry.UNSET

@@ -8,7 +8,7 @@ from app.services import resumable
 from app.services.commands import UpdateResumableState
 from schema.context import Info
 from schema.enums import ResumeStrategy
-from schema.mutations.base import attempt, command, given, result_union
+from schema.mutations.base import attempt, built_directly, command, given, result_union
 from schema.permissions import CanWrite
 from schema.types.errors import NotFoundError, ValidationError
 from schema.types.resumable import ResumableState
@@ -16,6 +16,7 @@ from schema.types.resumable import ResumableState
 CLEARABLE = frozenset({"resume_command", "description", "notes"})
 
 
+@built_directly
 @strawberry.input(description="Fields to replace; omitted ones keep their value.")
 class UpdateResumableStateInput:
     is_resumable: bool | None = strawberry.UNSET

@@ -8,7 +8,7 @@ from app.services import resume
 from app.services.commands import UpdateResumeRequest
 from schema.context import Info
 from schema.enums import ResumeStatus
-from schema.mutations.base import attempt, command, given, result_union
+from schema.mutations.base import attempt, built_directly, command, given, result_union
 from schema.permissions import CanWrite
 from schema.scalars import JSON
 from schema.types.errors import (
@@ -24,6 +24,7 @@ CLEARABLE = frozenset({
 })
 
 
+@built_directly
 @strawberry.input(description="A status move and/or what the CI said; omitted fields are kept.")
 class UpdateResumeRequestInput:
     status: ResumeStatus | None = strawberry.UNSET

@@ -6,7 +6,7 @@ import strawberry
 
 from app.services import webhooks
 from schema.context import Info
-from schema.mutations.base import attempt, command, given, result_union
+from schema.mutations.base import attempt, built_directly, command, given, result_union
 from schema.permissions import IsAdmin
 from schema.types.errors import NotFoundError, ValidationError
 from schema.types.webhook import (
@@ -16,6 +16,7 @@ from schema.types.webhook import (
 )
 
 
+@built_directly
 @strawberry.input(description="Where to POST which events.")
 class CreateWebhookSubscriptionInput:
     name: str
