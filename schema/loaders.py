@@ -77,6 +77,7 @@ class Loaders:
     resume_requests: DataLoader[uuid.UUID, list[ResumeRequest]]
     trigger_attempts: DataLoader[uuid.UUID, list[TriggerAttempt]]
     resume_context: DataLoader[uuid.UUID, context.ResumeContext | None]
+    build_with_context: DataLoader[uuid.UUID, tuple[Build, context.ResumeContext] | None]
     state_codes: DataLoader[str, list[StateCode]]
     resumable_states: DataLoader[str, list[ResumableState]]
     events: DataLoader[uuid.UUID, list[Event]]
@@ -95,6 +96,8 @@ class Loaders:
             resume_requests=DataLoader(_many(resume.resume_requests_by_build_ids)),
             trigger_attempts=DataLoader(_many(resume.trigger_attempts_by_request_ids)),
             resume_context=DataLoader(_one(context.resume_contexts_by_build_ids)),
+            # A build and its (masked) resume context, read by one statement.
+            build_with_context=DataLoader(_one(context.builds_with_contexts)),
             state_codes=DataLoader(_many(projects.state_codes_by_project_ids)),
             resumable_states=DataLoader(_many(resumable.resumable_states_by_project_ids)),
             events=DataLoader(_many(audit.events_by_build_ids)),
@@ -103,16 +106,19 @@ class Loaders:
     def forget_build(self, build_id: uuid.UUID, *, row: Build | None = None) -> None:
         """A build's row or state machine changed: its row, history, requests and context."""
         _clear(self.build, build_id)
+        _clear(self.build_with_context, build_id)
         if row is not None:
             self.build.prime(build_id, row)
         for loader in (self.states, self.resume_requests, self.resume_context):
             _clear(loader, build_id)
 
     def forget_artifacts(self, build_id: uuid.UUID) -> None:
+        _clear(self.build_with_context, build_id)
         _clear(self.artifacts, build_id)
         _clear(self.resume_context, build_id)
 
     def forget_variables(self, build_id: uuid.UUID) -> None:
+        _clear(self.build_with_context, build_id)
         _clear(self.variables, build_id)
         _clear(self.resume_context, build_id)
 
@@ -128,6 +134,7 @@ class Loaders:
         _clear(self.resumable_states, project_id)
         # Resume contexts of its builds depend on its states and configs.
         self.resume_context.clear_all()
+        self.build_with_context.clear_all()
 
 
 def as_uuid(value: Any) -> uuid.UUID | None:

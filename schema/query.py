@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import strawberry
+from graphql import FieldNode, FragmentSpreadNode, InlineFragmentNode
 
 from app.services import builds as build_service
 from app.services import projects as project_service
@@ -31,6 +32,27 @@ from schema.types.webhook import (
 )
 
 
+def _selects(info: Info, name: str) -> bool:
+    """Whether the field's own selection (fragments included, directives ignored) has `name`."""
+    raw = info._raw_info  # the graphql-core info: its AST, without Strawberry's conversion
+    stack = [s for node in raw.field_nodes if node.selection_set
+             for s in node.selection_set.selections]
+    seen: set[str] = set()
+    while stack:
+        selection = stack.pop()
+        if isinstance(selection, FieldNode):
+            if selection.name.value == name:
+                return True
+        elif isinstance(selection, InlineFragmentNode):
+            stack.extend(selection.selection_set.selections)
+        elif isinstance(selection, FragmentSpreadNode) and selection.name.value not in seen:
+            seen.add(selection.name.value)
+            fragment = raw.fragments.get(selection.name.value)
+            if fragment is not None:
+                stack.extend(fragment.selection_set.selections)
+    return False
+
+
 @strawberry.type
 class Query:
     @strawberry.field(
@@ -39,8 +61,21 @@ class Query:
     )
     async def build(self, info: Info, id: strawberry.ID) -> Build | None:
         key = as_uuid(id)
-        row = await info.context.loaders.build.load(key) if key else None
-        return Build.from_model(row) if row else None
+        if key is None:
+            return None
+        loaders = info.context.loaders
+        if not _selects(info, "resumeContext"):
+            row = await loaders.build.load(key)
+            return Build.from_model(row) if row else None
+        # Asked for its resume context too (the read every resume job makes): the build and the
+        # context in one statement instead of two; the context's loader is primed with it.
+        pair = await loaders.build_with_context.load(key)
+        if pair is None:
+            return None
+        row, data = pair
+        loaders.build.prime(key, row)
+        loaders.resume_context.prime(key, data)
+        return Build.from_model(row)
 
     @strawberry.field(
         permission_classes=[CanRead],

@@ -181,16 +181,18 @@ def _json_array(dialect: str, alias: str, columns: list[str]) -> str:
     return f"{function}(" + ", ".join(value(c) for c in columns) + ")"
 
 
-@lru_cache(maxsize=8)
-def _statement(dialect: str, count: int) -> str:
+@lru_cache(maxsize=16)
+def _statement(dialect: str, count: int, with_build: bool = False) -> str:
     if dialect == "postgres":
         ids, agg, order = "b.id = ANY($1::uuid[])", "json_agg", " ORDER BY {}"
     else:  # SQLite before 3.44 has no ORDER BY in aggregates: sorted in Python
         ids, agg, order = f"b.id IN ({', '.join('?' * count)})", "json_group_array", ""
     statuses = ", ".join(f"'{s}'" for s in derived.OPEN_RESUME_STATUSES)
     live = "a.deleted_at IS NULL AND a.is_resumable"
+    # With the build: every column of its row too, as "build__<column>" (builds_with_contexts).
+    build = "".join(f', b."{c}" AS "build__{c}"' for c in _build_columns()) if with_build else ""
     return f"""
-SELECT b.id, b.project_id, b.status, b.current_state, b.last_successful_state, b.failed_state,
+SELECT b.id, b.project_id, b.status, b.current_state, b.last_successful_state, b.failed_state{build},
   (SELECT r.resume_from_state FROM resume_requests r
     WHERE r.build_id = b.id AND r.status IN ({statuses})
     ORDER BY r.created_at DESC LIMIT 1) AS open_from,
@@ -379,22 +381,54 @@ def _context(row: dict[str, Any], reveal: bool, now: datetime, sqlite: bool) -> 
     )
 
 
+async def _rows(ids: list[uuid.UUID], *, with_build: bool) -> tuple[list[dict[str, Any]], bool]:
+    db = Build._meta.db
+    dialect = db.capabilities.dialect
+    unique = list(dict.fromkeys(ids))
+    if dialect == "postgres":
+        rows = await db.execute_query_dict(_statement(dialect, 0, with_build), [unique])
+    else:
+        rows = await db.execute_query_dict(
+            _statement(dialect, len(unique), with_build), [str(i) for i in unique]
+        )
+    return rows, dialect != "postgres"
+
+
 async def resume_contexts_by_build_ids(
     ids: list[uuid.UUID], *, reveal: bool = False
 ) -> dict[uuid.UUID, ResumeContext]:
     """Batch form: one statement whatever the number of builds, artifacts and variables."""
     if not ids:
         return {}
-    db = Build._meta.db
-    dialect = db.capabilities.dialect
-    unique = list(dict.fromkeys(ids))
-    if dialect == "postgres":
-        rows = await db.execute_query_dict(_statement(dialect, 0), [unique])
-    else:
-        rows = await db.execute_query_dict(_statement(dialect, len(unique)), [str(i) for i in unique])
+    rows, sqlite = await _rows(ids, with_build=False)
     now = utcnow()
-    out = [_context(row, reveal, now, dialect != "postgres") for row in rows]
+    out = [_context(row, reveal, now, sqlite) for row in rows]
     return {c.build_id: c for c in out}
+
+
+async def builds_with_contexts(
+    ids: list[uuid.UUID],
+) -> dict[uuid.UUID, tuple[Build, ResumeContext]]:
+    """`builds.builds_by_ids` and `resume_contexts_by_build_ids` (masked) in ONE statement: the
+    context's statement with every column of the build's row, the row instantiated by the ORM's
+    own `_init_from_db` (as builds_by_ids does). GraphQL's `build(id) { resumeContext }` asks for
+    both; tests/services/test_perf_context.py compares both halves with the two reads."""
+    if not ids:
+        return {}
+    rows, sqlite = await _rows(ids, with_build=True)
+    now = utcnow()
+    columns = _build_columns()
+    out: dict[uuid.UUID, tuple[Build, ResumeContext]] = {}
+    for row in rows:
+        found = _context(row, False, now, sqlite)
+        build = Build._init_from_db(**{c: row[f"build__{c}"] for c in columns})
+        out[found.build_id] = (build, found)
+    return out
+
+
+@lru_cache(maxsize=1)
+def _build_columns() -> tuple[str, ...]:
+    return tuple(Build._meta.fields_db_projection.values())
 
 
 async def get_resume_context(*, actor: Actor, build_id: str, reveal: bool = False) -> ResumeContext:

@@ -100,7 +100,7 @@ async def test_resume_context_is_one_statement_whatever_its_size(
         assert _header(answer, backend) in (None, 1)
 
 
-async def test_graphql_resume_context_is_two_statements(
+async def test_graphql_resume_context_is_one_statement(
     database, counted, writer, backend, monkeypatch
 ) -> None:
     pid = await f.project(writer)
@@ -111,8 +111,21 @@ async def test_graphql_resume_context_is_two_statements(
         body = answer.json()
         assert "errors" not in body, body
         assert len(body["data"]["build"]["resumeContext"]["artifacts"]) == n
-        assert len(seen) == 2, seen  # the build, its resume context
-        assert _header(answer, backend) in (None, 2)
+        assert len(seen) == 1, seen  # the build and its resume context, together
+        assert _header(answer, backend) in (None, 1)
+    # Without resumeContext in the selection, the build alone (one statement, no context).
+    answer, seen = await _count(counted, monkeypatch, "POST", "/graphql", json={
+        "query": "query($id: ID!) { build(id: $id) { id status } }", "variables": {"id": build_id}})
+    assert answer.json()["data"]["build"]["id"] == build_id
+    assert len(seen) == 1 and "build_artifacts" not in seen[0], seen
+    # Through a fragment, and with an unknown id: one statement, null.
+    doc = ("query($id: ID!) { build(id: $id) { ...B } } "
+           "fragment B on Build { id resumeContext { canResume } }")
+    for ident in (build_id, "00000000-0000-0000-0000-000000000000"):
+        answer, seen = await _count(counted, monkeypatch, "POST", "/graphql",
+                                    json={"query": doc, "variables": {"id": ident}})
+        assert len(seen) == 1, seen
+    assert answer.json()["data"]["build"] is None
 
 
 async def test_build_get_is_one_statement(database, counted, writer, backend, monkeypatch) -> None:

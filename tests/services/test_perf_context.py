@@ -8,6 +8,7 @@ every field, on SQLite and on PostgreSQL.
 from __future__ import annotations
 
 import dataclasses
+import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -173,6 +174,25 @@ async def test_batch_of_builds_and_unknown_ids(database, writer) -> None:
         await context.get_resume_context(actor=writer, build_id="not-a-uuid")
     with pytest.raises(NotFound):
         await builds.get_build(actor=writer, build_id="not-a-uuid")
+
+
+async def test_builds_with_contexts_is_both_reads_in_one(database, writer) -> None:
+    """GraphQL's `build(id) { resumeContext }` reads both with one statement: the same build
+    rows as builds_by_ids and the same (masked) contexts as resume_contexts_by_build_ids."""
+    pid, failed = await f.seed_failed_build(writer, configure=True)
+    other = await f.build(writer, pid)
+    ids = [failed.id, other.id]
+    got = await context.builds_with_contexts(ids + [ids[0], uuid.uuid4()])
+    rows = await builds.builds_by_ids(ids)
+    contexts = await context.resume_contexts_by_build_ids(ids)
+    assert set(got) == set(ids)
+    for ident in ids:
+        row, found = got[ident]
+        assert {c: getattr(row, c) for c in Build._meta.db_fields} == {
+            c: getattr(rows[ident], c) for c in Build._meta.db_fields}
+        assert found == contexts[ident]
+    assert got[failed.id][1].variables  # masked values, as the loader's
+    assert await context.builds_with_contexts([]) == {}
 
 
 # --- The conversions of the read (app/services/context.py: _uuid, _when, _record) ------------
