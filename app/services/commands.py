@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from enum import Enum
 from types import UnionType
 from typing import Any, ClassVar, Union, get_args, get_origin
@@ -67,27 +68,48 @@ class Command(BaseModel):
         """`true` is not the number 1 and 0 is not `false`: refuse what lax parsing would coerce
         (a script sending "is_resumable": 0 must hear about it, not store false); no NUL
         characters, and JSON documents with 64-bit integers and sane nesting."""
-        field = cls.model_fields.get(info.field_name or "")
-        if field is None or value is None:
+        if value is None:
             return value
+        rules = _field_rules(cls, info.field_name or "")
+        if rules is None:
+            return value
+        limit, boolean, integer, moment, document = rules
         _check_text(value, "the value")
         if isinstance(value, str):
             # The documented maxLength counts what was sent, before whitespace is stripped.
-            limit = next((m.max_length for m in field.metadata
-                          if getattr(m, "max_length", None) is not None), None)
             if limit is not None and len(value) > limit:
                 raise ValueError(f"must be at most {limit} characters")
-        union = get_origin(field.annotation) in (Union, UnionType)
-        kinds = set(get_args(field.annotation)) if union else {field.annotation}
-        if bool in kinds and not isinstance(value, bool):
+        if boolean and not isinstance(value, bool):
             raise ValueError("must be true or false")
-        if int in kinds and bool not in kinds and isinstance(value, (bool, str)):
+        if integer and isinstance(value, (bool, str)):
             raise ValueError("must be an integer")
-        if datetime in kinds and isinstance(value, (bool, int, float)):
+        if moment and isinstance(value, (bool, int, float)):
             raise ValueError("must be an ISO 8601 date-time")
-        if any(k is dict or getattr(k, "__origin__", None) is dict for k in kinds):
+        if document:
             _check_json(value, "the document")
         return value
+
+
+@lru_cache(maxsize=None)  # a few dozen (command, field) pairs, fixed at import
+def _field_rules(
+    cls: type[BaseModel], name: str
+) -> tuple[int | None, bool, bool, bool, bool] | None:
+    """What `_exact_json_types` checks for one field, read off its declaration once:
+    (max length, boolean, integer, date-time, JSON document); None for an unknown field."""
+    field = cls.model_fields.get(name)
+    if field is None:
+        return None
+    limit = next((m.max_length for m in field.metadata
+                  if getattr(m, "max_length", None) is not None), None)
+    union = get_origin(field.annotation) in (Union, UnionType)
+    kinds = set(get_args(field.annotation)) if union else {field.annotation}
+    return (
+        limit,
+        bool in kinds,
+        int in kinds and bool not in kinds,
+        datetime in kinds,
+        any(k is dict or getattr(k, "__origin__", None) is dict for k in kinds),
+    )
 
 
 class UpdateCommand(Command):
