@@ -46,7 +46,10 @@ class ResumeContext:
             resume_from_state=c.resume_from_state, can_resume=c.can_resume,
             blockers=list(c.blockers), missing_artifacts=list(c.missing_artifacts),
             missing_variables=list(c.missing_variables),
-            artifacts=[Artifact.from_model(a) for a in c.artifacts],
+            # The service's records answer as they are: they hold every attribute `Artifact`
+            # reads (same names; an id that the ID scalar writes as its text; `build_id` for the
+            # `build` field), so no second object per artifact is made for one answer.
+            artifacts=list(c.artifacts),  # type: ignore[arg-type]
             variables=[ContextVariable(key=k, value=v) for k, v in c.variables.items()],
             resumable_state_config=ResumableState.from_model(config) if config else None,
         )

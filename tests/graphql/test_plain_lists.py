@@ -242,3 +242,23 @@ async def test_an_answered_operation_leaves_no_reference_cycle(database, writer,
         gc.enable()
     assert "PlainListExecutor" not in left
     assert "Context" not in left and "ArtifactRecord" not in left, sorted(set(left))[:20]
+
+
+async def test_resume_context_artifacts_answer_every_artifact_field(database, writer, reader) -> None:
+    """The context's artifacts are the service's records (schema/types/context.py): every field
+    of `Artifact` answers as it does for the build's own artifacts, `build` included."""
+    _, failed = await factories.seed_failed_build(writer, configure=True)
+    every = (
+        "id stateCode artifactName artifactType artifactPath storageBackend storageRegion "
+        "storageBucket storageKey sizeBytes checksum checksumAlgorithm isResumable isFinal "
+        "expiresAt metadata version createdAt updatedAt deletedAt build { id currentState }"
+    )
+    doc = (f"query($id: ID!) {{ build(id: $id) {{ artifacts {{ {every} }} "
+           f"resumeContext {{ artifacts {{ {every} }} }} }} }}")
+    result = await service_schema.execute(
+        doc, variable_values={"id": str(failed.id)}, context_value=context_for(reader)
+    )
+    assert result.errors is None, result.errors
+    build = result.data["build"]
+    assert build["resumeContext"]["artifacts"] == build["artifacts"]
+    assert build["artifacts"][0]["build"] == {"id": str(failed.id), "currentState": 30}
