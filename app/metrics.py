@@ -96,10 +96,22 @@ def operation_label(name: str | None) -> str:
 
 def observe_graphql(name: str | None, op_type: str, seconds: float, errors: int) -> None:
     label = operation_label(name)
-    GRAPHQL_OPERATIONS.labels(label, op_type, "error" if errors else "ok").inc()
-    GRAPHQL_LATENCY.labels(label, op_type).observe(seconds)
+    outcome = "error" if errors else "ok"
+    key = (label, op_type, outcome)
+    children = _graphql_children.get(key)
+    if children is None:  # bounded as the labels are (operation_label)
+        children = _graphql_children[key] = (
+            GRAPHQL_OPERATIONS.labels(label, op_type, outcome),
+            GRAPHQL_LATENCY.labels(label, op_type),
+        )
+    children[0].inc()
+    children[1].observe(seconds)
     if errors:
         GRAPHQL_ERRORS.labels(label).inc(errors)
+
+
+# As _http_children below: the labelled children of the GraphQL series, by their label values.
+_graphql_children: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
 
 
 def record_cleanup(report: object) -> None:
