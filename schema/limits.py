@@ -1,6 +1,6 @@
 """GraphQL limits, all decided from the document before anything executes (no database access).
 
-- Tokens (2,000): the parser stops early (`TokenLimit`).
+- Tokens (2,000): the parser stops early (`schema.schema.CachedParse`).
 - Depth (10), aliases (15), page sizes (`first` 1–100) and node cost (10,000): `QueryLimits`
   walks the selected operation once. The cost is the number of objects the operation could
   return: a list field counts `first` items, a list inside a connection counts the
@@ -47,7 +47,7 @@ from graphql import (
 )
 from graphql.pyutils import Undefined
 from graphql.utilities import get_operation_ast, type_from_ast
-from strawberry.extensions import MaxTokensLimiter, SchemaExtension
+from strawberry.extensions import SchemaExtension
 from tortoise.exceptions import DBConnectionError, IntegrityError, OperationalError
 
 from app.settings import Settings
@@ -65,13 +65,6 @@ _DEFAULTS = Settings.model_fields
 
 def _default(name: str) -> int:
     return int(_DEFAULTS[name].default)
-
-
-class TokenLimit(MaxTokensLimiter):
-    """At most 2,000 tokens per document (checked while parsing)."""
-
-    def __init__(self) -> None:
-        super().__init__(max_token_count=MAX_TOKENS)
 
 
 @dataclass(frozen=True)
@@ -374,57 +367,50 @@ class QueryLimits(SchemaExtension):
         return {"cost": cost}
 
 
-class DatabaseErrors(SchemaExtension):
+def database_errors(execution_context: Any) -> None:
     """Database failures keep a code instead of being masked as unexpected: UNAVAILABLE (the
     HTTP answer becomes 503 with Retry-After, as in REST) or VALIDATION for a value PostgreSQL
-    refused. Listed after ErrorPolicy so that its exit runs before the masking."""
-
-    def on_operation(self) -> Iterator[None]:
-        yield
-        result = self.execution_context.result
-        errors = getattr(result, "errors", None)
-        if not errors:
-            return
-        unavailable = False
-        for index, error in enumerate(errors):
-            original = error.original_error
-            if isinstance(original, InvalidData):
-                code, message = "VALIDATION", f"a value cannot be stored: {original}"
-            elif isinstance(original, (DBConnectionError, ConnectionError, TimeoutError)) or (
-                isinstance(original, OperationalError) and not isinstance(original, IntegrityError)
-            ):
-                code, message = "UNAVAILABLE", "the database is unavailable; retry shortly"
-                unavailable = True
-            else:
-                continue
-            errors[index] = GraphQLError(
-                message, nodes=error.nodes, source=error.source, positions=error.positions,
-                path=error.path, extensions={"code": code},
-            )
-        response = getattr(self.execution_context.context, "response", None)
-        if unavailable and response is not None and hasattr(response, "headers"):
-            response.status_code = 503
-            response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    refused. Runs before the masking (schema.operation.OperationPolicy)."""
+    result = execution_context.result
+    errors = getattr(result, "errors", None)
+    if not errors:
+        return
+    unavailable = False
+    for index, error in enumerate(errors):
+        original = error.original_error
+        if isinstance(original, InvalidData):
+            code, message = "VALIDATION", f"a value cannot be stored: {original}"
+        elif isinstance(original, (DBConnectionError, ConnectionError, TimeoutError)) or (
+            isinstance(original, OperationalError) and not isinstance(original, IntegrityError)
+        ):
+            code, message = "UNAVAILABLE", "the database is unavailable; retry shortly"
+            unavailable = True
+        else:
+            continue
+        errors[index] = GraphQLError(
+            message, nodes=error.nodes, source=error.source, positions=error.positions,
+            path=error.path, extensions={"code": code},
+        )
+    response = getattr(execution_context.context, "response", None)
+    if unavailable and response is not None and hasattr(response, "headers"):
+        response.status_code = 503
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
 
 
-class RequestIdOnErrors(SchemaExtension):
-    """Masked errors name the request id that the log line with the traceback carries.
-
-    Listed before ErrorPolicy so that its exit runs after the masking."""
-
-    def on_operation(self) -> Iterator[None]:
-        yield
-        result = self.execution_context.result
-        errors = getattr(result, "errors", None)
-        if not errors:
-            return
-        request = getattr(self.execution_context.context, "request", None)
-        request_id = (getattr(request, "scope", {}) or {}).get("state", {}).get("request_id") \
-            if request is not None else None
-        if request_id is None:
-            return
-        for error in errors:
-            extensions = error.extensions or {}
-            if extensions.get("code") == "INTERNAL_SERVER_ERROR" and "requestId" not in extensions:
-                error.message = f"Unexpected error (request id {request_id})."
-                error.extensions = {**extensions, "requestId": request_id}
+def request_id_on_errors(execution_context: Any) -> None:
+    """Masked errors name the request id that the log line with the traceback carries. Runs
+    after the masking (schema.operation.OperationPolicy)."""
+    result = execution_context.result
+    errors = getattr(result, "errors", None)
+    if not errors:
+        return
+    request = getattr(execution_context.context, "request", None)
+    request_id = (getattr(request, "scope", {}) or {}).get("state", {}).get("request_id") \
+        if request is not None else None
+    if request_id is None:
+        return
+    for error in errors:
+        extensions = error.extensions or {}
+        if extensions.get("code") == "INTERNAL_SERVER_ERROR" and "requestId" not in extensions:
+            error.message = f"Unexpected error (request id {request_id})."
+            error.extensions = {**extensions, "requestId": request_id}

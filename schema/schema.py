@@ -12,10 +12,10 @@ from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
-from schema.errors import ErrorPolicy, should_mask_error
+from schema.errors import should_mask_error
 from schema.execution import PlainListExecutor
-from schema.extensions_metrics import MetricsExtension
-from schema.limits import DatabaseErrors, QueryLimits, RequestIdOnErrors, TokenLimit
+from schema.limits import MAX_TOKENS, QueryLimits
+from schema.operation import OperationPolicy
 from schema.mutations import Mutation
 from schema.query import Query
 from schema.scalars import SCALAR_MAP
@@ -48,6 +48,12 @@ class CachedParse(ParserCache):
     def __init__(self) -> None:
         super().__init__(maxsize=CACHED_DOCUMENTS)
 
+    def on_operation(self) -> Iterator[None]:
+        # The token limit (what Strawberry's MaxTokensLimiter sets, one extension less): the
+        # parser stops after MAX_TOKENS tokens; the cache is keyed by the text and this option.
+        self.execution_context.parse_options["max_tokens"] = MAX_TOKENS
+        yield
+
 
 class CachedValidation(ValidationCache):
     def __init__(self) -> None:
@@ -69,10 +75,8 @@ schema = BuildstateSchema(
     subscription=Subscription,
     config=StrawberryConfig(scalar_map=SCALAR_MAP),
     execution_context_class=PlainListExecutor,  # lists of plain objects in one loop
-    # A class, not an instance: each operation gets its own extension object.
-    # RequestIdOnErrors first: its exit runs after ErrorPolicy's masking (schema/limits.py).
-    extensions=[
-        RequestIdOnErrors, ErrorPolicy, DatabaseErrors, MetricsExtension, TokenLimit, QueryLimits,
-        CachedParse, CachedValidation,
-    ],
+    # Classes, not instances: each operation gets its own extension objects. As few as the
+    # work needs (Strawberry sets up each one's hooks per operation): OperationPolicy is the
+    # metrics, database-error codes, masking and request ids (schema/operation.py).
+    extensions=[OperationPolicy, QueryLimits, CachedParse, CachedValidation],
 )
