@@ -126,34 +126,55 @@ def should_mask_error(error: GraphQLError) -> bool:
     return not _has_code(error)
 
 
+UNEXPECTED = "Unexpected error."
+
+
+def mask_errors(errors: list[GraphQLError]) -> list[GraphQLError]:
+    """The errors as the client sees them: domain errors as their code, unexpected ones masked
+    (logged with their traceback by BuildstateSchema.process_errors beforehand), GraphQL's own
+    unchanged. The one definition of the masking: ErrorPolicy (the extension) and
+    BuildstateSchema.execute (schema/schema.py) both call it."""
+    out: list[GraphQLError] = []
+    for error in errors:
+        original = error.original_error
+        if isinstance(original, DomainError):
+            out.append(GraphQLError(
+                original.message, nodes=error.nodes, source=error.source,
+                positions=error.positions, path=error.path,
+                extensions=top_level_extensions(original),
+            ))
+        elif should_mask_error(error):
+            # What MaskErrors.anonymise_error makes, with our code.
+            masked = GraphQLError(
+                UNEXPECTED, nodes=error.nodes, source=error.source, positions=error.positions,
+                path=error.path, original_error=None,
+            )
+            masked.extensions = {"code": INTERNAL}
+            out.append(masked)
+        else:
+            out.append(error)
+    return out
+
+
+def mask_result(result: object) -> None:
+    """Masks a result's errors in place (see `mask_errors`)."""
+    # Strawberry's MaskErrors checks `isinstance(result, <runtime-checkable Protocol>)`: ~20 us
+    # per operation; the same test, an attribute with errors.
+    errors = getattr(result, "errors", None)
+    if errors:
+        result.errors = mask_errors(errors)  # type: ignore[attr-defined]
+
+
 class ErrorPolicy(MaskErrors):
-    """Domain errors keep their code; unexpected exceptions are logged and masked."""
+    """Domain errors keep their code; unexpected exceptions are logged and masked. Strawberry's
+    MaskErrors drives it (streamed results are masked frame by frame); the rule is
+    `mask_errors`."""
 
     def __init__(self) -> None:
-        super().__init__(should_mask_error=should_mask_error, error_message="Unexpected error.")
+        super().__init__(should_mask_error=should_mask_error, error_message=UNEXPECTED)
 
     def _process_result(self, result: object) -> None:
-        # Strawberry's checks `isinstance(result, <runtime-checkable Protocol>)`: ~20 us per
-        # operation, most of this extension's cost; the same test, an attribute with errors.
-        errors = getattr(result, "errors", None)
-        if errors:
-            result.errors = self._process_errors(errors)  # type: ignore[attr-defined]
+        mask_result(result)
 
     def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
-        out: list[GraphQLError] = []
-        for error in errors:
-            original = error.original_error
-            if isinstance(original, DomainError):
-                out.append(GraphQLError(
-                    original.message, nodes=error.nodes, source=error.source,
-                    positions=error.positions, path=error.path,
-                    extensions=top_level_extensions(original),
-                ))
-            elif self.should_mask_error(error):
-                # Logged with its traceback by BuildstateSchema.process_errors beforehand.
-                masked = self.anonymise_error(error)
-                masked.extensions = {"code": INTERNAL}
-                out.append(masked)
-            else:
-                out.append(error)
-        return out
+        return mask_errors(errors)

@@ -288,83 +288,106 @@ def _limit_error(message: str, code: str, **extensions: Any) -> GraphQLError:
     return GraphQLError(message, extensions={"code": code, **extensions})
 
 
-class QueryLimits(SchemaExtension):
-    """Refuses operations over the limits before execution; charges the rest by cost."""
+def _settings(ctx: Any) -> Settings | None:
+    return getattr(ctx.context, "settings", None)
+
+
+def _limits(ctx: Any) -> tuple[int, int, int]:
+    settings = _settings(ctx)
+    if settings is None:
+        return (_default("graphql_max_depth"), _default("graphql_max_aliases"),
+                _default("graphql_max_cost"))
+    return settings.graphql_max_depth, settings.graphql_max_aliases, settings.graphql_max_cost
+
+
+class Charge:
+    """What the limits charged one operation: its cost, and what is left in the caller's
+    rate-limit bucket (reported in `extensions.cost`)."""
+
+    __slots__ = ("cost", "remaining")
 
     def __init__(self) -> None:
         self.cost: int | None = None
         self.remaining: float | None = None
 
-    def _settings(self) -> Settings | None:
-        return getattr(self.execution_context.context, "settings", None)
 
-    def _limits(self) -> tuple[int, int, int]:
-        settings = self._settings()
-        if settings is None:
-            return (_default("graphql_max_depth"), _default("graphql_max_aliases"),
-                    _default("graphql_max_cost"))
-        return settings.graphql_max_depth, settings.graphql_max_aliases, settings.graphql_max_cost
+def check_limits(ctx: Any, charge: Charge) -> None:
+    """Refuses the operation (raises a GraphQLError) when it is over a limit; charges the rest
+    by cost. Runs once the document is valid, before execution: `QueryLimits.on_execute`, or
+    `BuildstateSchema.execute` (schema/schema.py) directly."""
+    analysis = analyze(ctx.schema._schema, ctx.graphql_document, ctx.operation_name,
+                       ctx.variables)
+    if analysis is None:
+        return
+    max_depth, max_aliases, max_cost = _limits(ctx)
+    settings = _settings(ctx)
+    if analysis.introspection and settings is not None and settings.is_production:
+        raise _limit_error("introspection is disabled in production",
+                           "INTROSPECTION_DISABLED")
+    if analysis.depth > max_depth:
+        raise _limit_error(f"query depth {analysis.depth} exceeds the limit of {max_depth}",
+                           "QUERY_TOO_DEEP", depth=analysis.depth, limit=max_depth)
+    if analysis.aliases > max_aliases:
+        raise _limit_error(f"{analysis.aliases} aliases exceed the limit of {max_aliases}",
+                           "TOO_MANY_ALIASES", aliases=analysis.aliases, limit=max_aliases)
+    if analysis.page_problems:
+        # The same answer the resolvers give for a bad `first`, only earlier.
+        message, path = analysis.page_problems[0]
+        raise GraphQLError(message, path=path, extensions={"code": "VALIDATION",
+                                                           "field": "first"})
+    if analysis.cost > max_cost:
+        raise _limit_error(
+            f"the operation could return {analysis.cost} objects; the limit is {max_cost} "
+            "(ask for smaller pages or fewer nested lists)",
+            "QUERY_TOO_COSTLY", cost=analysis.cost, limit=max_cost,
+        )
+    charge.cost = analysis.cost
+    _charge(ctx, charge, analysis.cost)
+
+
+def _charge(ctx: Any, charge: Charge, cost: int) -> None:
+    request = getattr(ctx.context, "request", None)
+    state = getattr(request, "scope", {}).get("state", {}) if request is not None else {}
+    handle = state.get("rate_limit")
+    if handle is None or cost <= 0:
+        return
+    wait = handle.take(cost)
+    charge.remaining = handle.limiter.remaining(handle.identity)
+    if wait is not None:
+        retry_after = max(1, math.ceil(wait))
+        response = getattr(ctx.context, "response", None)
+        if response is not None and hasattr(response, "headers"):
+            response.headers["Retry-After"] = str(retry_after)
+            response.status_code = 429
+        raise _limit_error(f"rate limit exceeded; retry in {retry_after} s", "RATE_LIMITED",
+                           retryAfter=retry_after)
+
+
+def limits_results(ctx: Any, charge: Charge) -> dict[str, Any]:
+    """What the limits add to the answer's `extensions`: the cost, once charged."""
+    if charge.cost is None:
+        return {}
+    cost: dict[str, Any] = {"requested": charge.cost, "limit": _limits(ctx)[2]}
+    if charge.remaining is not None:
+        cost["rateLimitRemaining"] = max(0, math.floor(charge.remaining))
+    return {"cost": cost}
+
+
+class QueryLimits(SchemaExtension):
+    """Refuses operations over the limits before execution; charges the rest by cost
+    (`check_limits`, `limits_results`)."""
+
+    def __init__(self) -> None:
+        self.charge = Charge()
 
     def on_execute(self) -> Iterator[None]:
         ctx = self.execution_context
         if ctx.graphql_document is not None and not ctx.result:
-            self._check(ctx)
+            check_limits(ctx, self.charge)
         yield
 
-    def _check(self, ctx: Any) -> None:
-        analysis = analyze(ctx.schema._schema, ctx.graphql_document, ctx.operation_name,
-                           ctx.variables)
-        if analysis is None:
-            return
-        max_depth, max_aliases, max_cost = self._limits()
-        settings = self._settings()
-        if analysis.introspection and settings is not None and settings.is_production:
-            raise _limit_error("introspection is disabled in production",
-                               "INTROSPECTION_DISABLED")
-        if analysis.depth > max_depth:
-            raise _limit_error(f"query depth {analysis.depth} exceeds the limit of {max_depth}",
-                               "QUERY_TOO_DEEP", depth=analysis.depth, limit=max_depth)
-        if analysis.aliases > max_aliases:
-            raise _limit_error(f"{analysis.aliases} aliases exceed the limit of {max_aliases}",
-                               "TOO_MANY_ALIASES", aliases=analysis.aliases, limit=max_aliases)
-        if analysis.page_problems:
-            # The same answer the resolvers give for a bad `first`, only earlier.
-            message, path = analysis.page_problems[0]
-            raise GraphQLError(message, path=path, extensions={"code": "VALIDATION",
-                                                               "field": "first"})
-        if analysis.cost > max_cost:
-            raise _limit_error(
-                f"the operation could return {analysis.cost} objects; the limit is {max_cost} "
-                "(ask for smaller pages or fewer nested lists)",
-                "QUERY_TOO_COSTLY", cost=analysis.cost, limit=max_cost,
-            )
-        self.cost = analysis.cost
-        self._charge(ctx, analysis.cost)
-
-    def _charge(self, ctx: Any, cost: int) -> None:
-        request = getattr(ctx.context, "request", None)
-        state = getattr(request, "scope", {}).get("state", {}) if request is not None else {}
-        handle = state.get("rate_limit")
-        if handle is None or cost <= 0:
-            return
-        wait = handle.take(cost)
-        self.remaining = handle.limiter.remaining(handle.identity)
-        if wait is not None:
-            retry_after = max(1, math.ceil(wait))
-            response = getattr(ctx.context, "response", None)
-            if response is not None and hasattr(response, "headers"):
-                response.headers["Retry-After"] = str(retry_after)
-                response.status_code = 429
-            raise _limit_error(f"rate limit exceeded; retry in {retry_after} s", "RATE_LIMITED",
-                               retryAfter=retry_after)
-
     def get_results(self) -> dict[str, Any]:
-        if self.cost is None:
-            return {}
-        cost: dict[str, Any] = {"requested": self.cost, "limit": self._limits()[2]}
-        if self.remaining is not None:
-            cost["rateLimitRemaining"] = max(0, math.floor(self.remaining))
-        return {"cost": cost}
+        return limits_results(self.execution_context, self.charge)
 
 
 def database_errors(execution_context: Any) -> None:

@@ -16,16 +16,34 @@ does anything or not); four extensions that each only looked at the result did i
 
 When the operation raises (an extension refusing it), only step 1 runs and the error goes on,
 as before.
+
+The steps are the plain functions `operation_ended` and `operation_raised`: the extension calls
+them, and so does `BuildstateSchema.execute` (schema/schema.py), which runs queries and mutations
+over HTTP without Strawberry's extension runner.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from schema.errors import ErrorPolicy
 from schema.extensions_metrics import observe_operation
 from schema.limits import database_errors, request_id_on_errors
+
+
+def operation_raised(ctx: Any, started: float) -> None:
+    """An operation refused by raising (limits, rate, parse): step 1 only."""
+    observe_operation(ctx, time.perf_counter() - started, True)
+
+
+def operation_ended(ctx: Any, started: float, mask: Callable[[], object]) -> None:
+    """Steps 1-4, in this order, once `ctx.result` is set. `mask` masks `ctx.result`'s errors."""
+    observe_operation(ctx, time.perf_counter() - started, False)
+    database_errors(ctx)
+    mask()
+    request_id_on_errors(ctx)
 
 
 class OperationPolicy(ErrorPolicy):
@@ -36,11 +54,8 @@ class OperationPolicy(ErrorPolicy):
         try:
             yield
         except BaseException:
-            observe_operation(self.execution_context, time.perf_counter() - started, True)
+            operation_raised(self.execution_context, started)
             masking.close()
             raise
-        ctx = self.execution_context
-        observe_operation(ctx, time.perf_counter() - started, False)
-        database_errors(ctx)
-        next(masking, None)  # masks (unless a streamed result was masked frame by frame)
-        request_id_on_errors(ctx)
+        # Masks unless a streamed result was masked frame by frame.
+        operation_ended(self.execution_context, started, lambda: next(masking, None))
