@@ -39,7 +39,8 @@ COSTLY = "{ builds(first: 100) { edges { node { artifacts { build { artifacts { 
 CREATE = """mutation($input: CreateProjectInput!) { createProject(input: $input) {
   __typename ... on Error { message code } ... on ConflictError { existingId }
   ... on Project { name } } }"""
-SUBSCRIPTION = 'subscription { buildEvents(buildId: "00000000-0000-0000-0000-000000000000") { id } }'
+SUBSCRIPTION = ('subscription { buildEvents(buildId: "00000000-0000-0000-0000-000000000000") '
+                '{ id } }')
 EXISTING = unique("pipeline")
 SCOPES = {"reader": "read", "writer": "write"}
 
@@ -94,8 +95,8 @@ class Case:
 
 CASES = [
     Case("query", "{ projects(first: 5) { id name } }"),
-    Case("named query among several", "query A { __typename } query B { projects(first: 2) { id } }",
-         operation_name="B"),
+    Case("named query among several",
+         "query A { __typename } query B { projects(first: 2) { id } }", operation_name="B"),
     Case("mutation", CREATE, actor="writer",
          variables=lambda: {"input": {"id": unique("pipeline"), "name": "n"}}),
     Case("mutation with a typed error", CREATE, actor="writer",
@@ -138,8 +139,8 @@ CASES = [
     Case("mutation over GET", CREATE, actor="writer", allowed={OperationType.QUERY},
          variables={"input": {"id": EXISTING, "name": "n"}}, expect="InvalidOperationTypeError"),
     Case("query over GET", "{ projects(first: 1) { id } }", allowed={OperationType.QUERY}),
-    Case("subscription over POST", SUBSCRIPTION, allowed={OperationType.QUERY, OperationType.MUTATION},
-         expect="InvalidOperationTypeError"),
+    Case("subscription over POST", SUBSCRIPTION,
+         allowed={OperationType.QUERY, OperationType.MUTATION}, expect="InvalidOperationTypeError"),
     Case("subscription document executed", SUBSCRIPTION, expect="INTERNAL_SERVER_ERROR"),
     # As Strawberry does: an exception before execution is answered, unmasked.
     Case("query that is not text", 12, expect="UNMASKED"),  # type: ignore[arg-type]
