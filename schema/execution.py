@@ -9,24 +9,31 @@ to coerce it with the leaf type's `coerce_output_value`.
 
 `PlainListExecutor.complete_list_value` completes a list of objects whose selected fields are
 ALL basic leaf fields (or `__typename`) in one loop: the same getattr, the same coercion, the
-same `is_type_of` check, into dicts with the same keys in the same order. Anything else keeps
+same `is_type_of` check, into dicts with the same keys in the same order. The loop is a function
+generated per plan shape (straight-line code per field, see `_generate`), and values already
+in their output form skip their coercion. Anything else keeps
 the general path: a selected field with a resolver, arguments or an object type; `@defer` or
 `@stream`; field middleware (an extension with a `resolve` hook); an item that is not a list element of the declared type, a null
 where the schema says non-null, a value the scalar refuses (the general path then reports the
 error at its exact path, as before). tests/graphql/test_plain_lists.py compares answers of both
-paths (aliases, fragments, @skip/@include, __typename, nulls, errors).
+paths (aliases, fragments, @skip/@include, __typename, nulls, errors, every scalar kind);
+tests/graphql/test_plain_codegen.py compares the generated functions with the interpreted loop.
 """
 
 from __future__ import annotations
 
+import inspect
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
+from functools import lru_cache
+from keyword import iskeyword
+from operator import methodcaller
+from types import FunctionType
 from typing import Any
 
 from graphql import (
     ExecutionResult,
-    GraphQLLeafType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
@@ -47,9 +54,8 @@ _BACKREF = GraphQLCoreConverter.DEFINITION_BACKREF
 _SETTLED = frozenset({str, int, float, bool, dict, list, datetime, date, uuid.UUID, Decimal})
 
 # One selected field of a plain list item: response key, attribute name (None: __typename),
-# the leaf type's coercion (or the type name for __typename), whether null is refused, and the
-# type whose values the coercion returns unchanged (None: always call it).
-_Entry = tuple[str, str | None, Any, bool, type | None]
+# the leaf type's coercion (or the type name for __typename), whether null is refused.
+_Entry = tuple[str, str | None, Any, bool]
 
 
 class _NotPlain(Exception):
@@ -74,7 +80,7 @@ class PlainListExecutor(StrawberryGraphQLCoreExecutionContext):
         super().__init__(*args, **kwargs)
         # (object type, id(field details)) -> (field details kept alive, plan or None): the
         # same memo graphql-core keeps for collected subfields, per operation.
-        self._plain_plans: dict[tuple[GraphQLObjectType, int], tuple[Any, list[_Entry] | None]] = {}
+        self._plain_plans: dict[tuple[GraphQLObjectType, int], tuple[Any, _Plan | None]] = {}
 
     def build_response(self, data: dict[str, Any] | None) -> Any:
         response = super().build_response(data)
@@ -121,7 +127,7 @@ class PlainListExecutor(StrawberryGraphQLCoreExecutionContext):
 
     def _plain_plan(
         self, object_type: GraphQLObjectType, field_details_list: FieldDetailsList
-    ) -> list[_Entry] | None:
+    ) -> _Plan | None:
         key = (object_type, id(field_details_list))
         cached = self._plain_plans.get(key)
         if cached is not None:
@@ -132,7 +138,7 @@ class PlainListExecutor(StrawberryGraphQLCoreExecutionContext):
 
     def _build_plan(
         self, object_type: GraphQLObjectType, field_details_list: FieldDetailsList
-    ) -> list[_Entry] | None:
+    ) -> _Plan | None:
         grouped, new_defer_usages, _ = self.collect_subfields(object_type, field_details_list)
         if new_defer_usages:
             return None
@@ -144,7 +150,7 @@ class PlainListExecutor(StrawberryGraphQLCoreExecutionContext):
             node = details[0].node
             name = node.name.value
             if name == "__typename":
-                plan.append((response_key, None, object_type.name, True, None))
+                plan.append((response_key, None, object_type.name, True))
                 continue
             if node.arguments:
                 return None
@@ -159,62 +165,179 @@ class PlainListExecutor(StrawberryGraphQLCoreExecutionContext):
             leaf = field_type.of_type if required else field_type
             if not is_leaf_type(leaf):
                 return None
-            coerce = _coercion(leaf)
-            plan.append((response_key, attribute, coerce, required, _UNCHANGED.get(coerce)))
-        return plan
+            plan.append((response_key, attribute, leaf.coerce_output_value, required))
+        return _Plan.of(plan)
 
 
-def _coercion(leaf: GraphQLLeafType) -> Any:
-    return leaf.coerce_output_value
+# --- One function per plan, generated (graphql-jit's idea) -------------------------------------
+#
+# An interpreted loop over the plan paid, per field, a tuple unpacking, a getattr by name and a
+# coercion call whose answer is most often the value itself. Each plan's shape (response keys,
+# attributes, coercion kinds, nullability) gets a function instead: one local per field, the
+# checks for values already in their output form inline, `_slow` (the general rules) only when
+# needed, and the item's dict built at once. Only response keys, type names (exact `str`s,
+# written with repr()) and attribute names that are plain ASCII identifiers (else a getattr
+# with the name as a global of the function) become source; coercions are arguments, so the
+# cache keeps no schema alive and answers for every schema with the same shape.
 
-
-# graphql-core's own coercions that return a value of exactly this type unchanged (an Int
-# only within 32 bits): for such a value the call is skipped, its answer is the value itself.
-_UNCHANGED = {
-    serialize_string: str, serialize_id: str, serialize_boolean: bool, serialize_int: int,
-}
 _INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
+_IDENTITY_CODE = (lambda v: v).__code__.co_code
+_ODD_FLAGS = (
+    inspect.CO_VARARGS | inspect.CO_VARKEYWORDS | inspect.CO_GENERATOR | inspect.CO_COROUTINE
+    | inspect.CO_ASYNC_GENERATOR | inspect.CO_ITERABLE_COROUTINE
+)
+_UUID_TEXT = "h = '%032x' % {v}.int\n{v} = f'{{h[:8]}}-{{h[8:12]}}-{{h[12:16]}}-{{h[16:20]}}-{{h[20:]}}'"
+
+# Coercion kind -> (condition on the value `{v}`, its answer: None for the value itself), tried
+# in order before the general rules. Each answer is what the coercion itself returns for such
+# a value: graphql-core's serializers return an exact str/bool and an int within 32 bits as
+# they are and write a UUID with str() (an ID that is not a builtin); `int`/`str` as coercions
+# (BigInt, Strawberry's UUID) return an exact int/str unchanged (str of a UUID: UUID.__str__,
+# inlined in _UUID_TEXT); Strawberry's Date/DateTime/Time call the value's `isoformat`; JSON is
+# the identity (and a value of a _SETTLED type is neither awaitable nor an error).
+_FAST: dict[str, tuple[tuple[str, str | None], ...]] = {
+    "String": (("type({v}) is str", None),),
+    "ID": (("type({v}) is str", None), ("type({v}) is UUID", _UUID_TEXT)),
+    "Int": ((f"type({{v}}) is int and {_INT_MIN} <= {{v}} <= {_INT_MAX}", None),),
+    "Boolean": (("type({v}) is bool", None),),
+    "int": (("type({v}) is int", None),),
+    "str": (("type({v}) is str", None), ("type({v}) is UUID", _UUID_TEXT)),
+    "isoformat": (
+        ("type({v}) is datetime", "{v} = datetime_isoformat({v})"),
+        ("type({v}) is date", "{v} = date_isoformat({v})"),
+    ),
+    "identity": (("type({v}) in SETTLED", None),),
+    "call": (),
+}
+
+
+def _kind(coerce: Any) -> str:
+    """Which of _FAST's rules the coercion follows ("call": none, always call it)."""
+    builtin = {serialize_string: "String", serialize_id: "ID", serialize_int: "Int",
+               serialize_boolean: "Boolean", int: "int", str: "str"}
+    for known, kind in builtin.items():
+        if coerce is known:
+            return kind
+    if type(coerce) is methodcaller and repr(coerce) == "operator.methodcaller('isoformat')":
+        return "isoformat"
+    code = getattr(coerce, "__code__", None)
+    if (
+        isinstance(coerce, FunctionType) and code is not None
+        and code.co_code == _IDENTITY_CODE and code.co_argcount == 1
+        and not code.co_kwonlyargcount and not code.co_flags & _ODD_FLAGS
+    ):
+        return "identity"  # `lambda v: v`, Strawberry's JSON
+    return "call"
+
+
+def _slow(value: Any, coerce: Any, required: bool, is_awaitable: Any) -> Any:
+    """The general rules for one field's value (the interpreted loop's, unchanged)."""
+    if value is None or value is Undefined:
+        if required:
+            raise _NotPlain
+        return None
+    if type(value) not in _SETTLED and (isinstance(value, Exception) or is_awaitable(value)):
+        raise _NotPlain
+    try:
+        coerced = coerce(value)
+    except Exception:
+        raise _NotPlain from None
+    if coerced is None or coerced is Undefined:
+        raise _NotPlain
+    return coerced
+
+
+# (response key, attribute or None for __typename, kind or type name, whether null is refused)
+_Signature = tuple[tuple[str, str | None, str, bool], ...]
+
+
+@lru_cache(maxsize=256)  # shapes, not operations: a fixed set of documents fits
+def _generate(signature: _Signature) -> Any:
+    """The completion function for one plan shape (source in its `__source__`)."""
+    namespace: dict[str, Any] = {
+        "NotPlain": _NotPlain, "slow": _slow, "SETTLED": _SETTLED, "UUID": uuid.UUID,
+        "datetime": datetime, "date": date,
+        "datetime_isoformat": datetime.isoformat, "date_isoformat": date.isoformat,
+    }
+    body: list[str] = []
+    entries: list[str] = []
+    for i, (key, attribute, kind, required) in enumerate(signature):
+        if attribute is None:
+            entries.append(f"{key!r}: {kind!r}")
+            continue
+        v = f"v{i}"
+        entries.append(f"{key!r}: {v}")
+        if (
+            type(attribute) is str and attribute.isascii() and attribute.isidentifier()
+            and not iskeyword(attribute)
+        ):
+            body.append(f"{v} = item.{attribute}")
+        else:
+            namespace[f"A{i}"] = attribute
+            body.append(f"{v} = getattr(item, A{i})")
+        slow = f"{v} = slow({v}, C{i}, {required}, is_awaitable)"
+        branches = _FAST[kind]
+        for n, (condition, answer) in enumerate(branches):
+            body.append(f"{'elif' if n else 'if'} {condition.format(v=v)}:")
+            if answer is None:
+                body.append("    pass")
+            else:  # a coercion that fails gives up, as `_slow` does
+                body.append("    try:")
+                body += ["        " + line for line in answer.format(v=v).splitlines()]
+                body += ["    except Exception:", "        raise NotPlain from None"]
+        if required:
+            body += ["else:", "    " + slow] if branches else [slow]
+        else:
+            body += [f"{'elif' if branches else 'if'} {v} is not None:", "    " + slow]
+    coerces = "".join(f"C{i}, " for i in range(len(signature)))
+    source = "\n".join([
+        "def complete(items, non_null, is_type_of, info, is_awaitable, coerces):",
+        f"    ({coerces}) = coerces",
+        "    completed = []",
+        "    append = completed.append",
+        "    for item in items:",
+        "        if item is None:",
+        "            if non_null:",
+        "                raise NotPlain",
+        "            append(None)",
+        "            continue",
+        "        if is_type_of is not None and is_type_of(item, info) is not True:",
+        "            raise NotPlain  # refused, or an awaitable answer: the general path decides",
+        *("        " + line for line in body),
+        "        append({" + ", ".join(entries) + "})",
+        "    return completed",
+    ])
+    exec(compile(source, "<plain list completion>", "exec"), namespace)  # noqa: S102
+    complete = namespace["complete"]
+    complete.__source__ = source
+    return complete
+
+
+class _Plan:
+    """A plan's entries, their coercions and the generated function that completes its items."""
+
+    __slots__ = ("coerces", "complete", "entries")
+
+    def __init__(self, entries: list[_Entry], complete: Any) -> None:
+        self.entries = entries
+        self.coerces = tuple(coerce for _, _, coerce, _ in entries)
+        self.complete = complete
+
+    @classmethod
+    def of(cls, entries: list[_Entry]) -> _Plan | None:
+        """The plan, or None (the general path) for a response key or type name that is not
+        an exact str, the only kind written into source."""
+        signature = []
+        for key, attribute, coerce, required in entries:
+            if type(key) is not str or (attribute is None and type(coerce) is not str):
+                return None
+            kind = coerce if attribute is None else _kind(coerce)
+            signature.append((key, attribute, kind, required))
+        return cls(entries, _generate(tuple(signature)))
 
 
 def _complete_plain(
-    plan: list[_Entry], items: list[Any] | tuple[Any, ...], non_null: bool,
+    plan: _Plan, items: list[Any] | tuple[Any, ...], non_null: bool,
     object_type: GraphQLObjectType, info: GraphQLResolveInfo, is_awaitable: Any,
 ) -> list[Any]:
-    is_type_of = object_type.is_type_of
-    completed: list[Any] = []
-    append = completed.append
-    for item in items:
-        if item is None:
-            if non_null:
-                raise _NotPlain
-            append(None)
-            continue
-        if is_type_of is not None and is_type_of(item, info) is not True:
-            raise _NotPlain  # refused, or an awaitable answer: the general path decides
-        answer: dict[str, Any] = {}
-        for response_key, attribute, coerce, required, unchanged in plan:
-            if attribute is None:
-                answer[response_key] = coerce  # __typename
-                continue
-            value = getattr(item, attribute)
-            if type(value) is unchanged and (unchanged is not int or _INT_MIN <= value <= _INT_MAX):
-                answer[response_key] = value
-                continue
-            if value is None or value is Undefined:
-                if required:
-                    raise _NotPlain
-                answer[response_key] = None
-                continue
-            if type(value) not in _SETTLED and (
-                isinstance(value, Exception) or is_awaitable(value)
-            ):
-                raise _NotPlain
-            try:
-                coerced = coerce(value)
-            except Exception:
-                raise _NotPlain from None
-            if coerced is None or coerced is Undefined:
-                raise _NotPlain
-            answer[response_key] = coerced
-        append(answer)
-    return completed
+    return plan.complete(items, non_null, object_type.is_type_of, info, is_awaitable, plan.coerces)

@@ -3,8 +3,11 @@ answers: data, errors and their paths, for every shape it takes and every shape 
 
 from __future__ import annotations
 
+import json
 import sys
-from datetime import UTC, datetime
+import uuid
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from decimal import Decimal
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -18,7 +21,7 @@ import schema.execution as execution
 from app.services import variables
 from app.services.commands import SetVariable
 from schema.execution import PlainListExecutor
-from schema.scalars import JSON
+from schema.scalars import JSON, SCALAR_MAP, BigInt
 from tests import factories
 from tests.graphql.support import context_for
 from schema.schema import schema as service_schema
@@ -75,6 +78,74 @@ def _item(i: int, **kw: Any) -> Item:
     return Item(**values)
 
 
+@strawberry.type
+class Kinds:  # a field of every scalar kind, odd Python and GraphQL names
+    id: strawberry.ID
+    uid: uuid.UUID | None
+    big: BigInt | None
+    day: date | None
+    at: time | None
+    when: datetime | None
+    amount: Decimal | None
+    ratio: float | None
+    data: JSON | None
+    text: str | None
+    n: int | None
+    flag: bool | None
+    color: Color | None
+    from_: str | None = strawberry.field(name="from")
+    class_: int | None = strawberry.field(name="class")
+    ok: bool = True
+
+
+class Zone(tzinfo):
+    def utcoffset(self, dt: Any) -> timedelta:
+        raise RuntimeError("no offset")
+
+
+class Later(datetime):
+    pass
+
+
+class Text(str):
+    pass
+
+
+class Pending:  # an awaitable attribute: the general path awaits it
+    def __await__(self) -> Any:
+        if False:
+            yield
+        return "late"
+
+
+# The values of one field, by field: the first ones in their output form (the inline checks),
+# then ones only the coercion or the general rules can answer.
+KIND_VALUES: dict[str, list[Any]] = {
+    "id": ["a", uuid.UUID(int=2**128 - 1), uuid.UUID(int=5), 7, Text("t"), 1.0],
+    "uid": [uuid.UUID("12345678-1234-5678-1234-567812345678"), None, "not-a-uuid-but-a-str"],
+    "big": [2**40, -(2**63), None, True, "12"],
+    "day": [date(2026, 11, 28), None, datetime(2026, 11, 28, 1, 2, tzinfo=UTC)],
+    "at": [time(1, 2, 3, 4), None],
+    "when": [datetime(2026, 11, 28, 1, 2, 3, 456789, tzinfo=UTC), datetime(2026, 1, 1), None,
+             date(2026, 1, 2), Later(2026, 1, 2, 3)],
+    "amount": [Decimal("1.50"), None, 3],
+    "ratio": [1.5, 2, None],
+    "data": [{"k": [1, {"x": None}]}, [1, 2], "s", 3, None, Decimal("2.5"), Text("t")],
+    "text": ["s", None, Text("sub"), 5, 2.5, True, Decimal("1.0")],
+    "n": [2**31 - 1, -(2**31), None, True, 3.0, "12"],
+    "flag": [True, None, 1, 0.0],
+    "color": [Color.RED, None],
+    "from_": ["f", None],
+    "class_": [1, None],
+}
+
+
+def _kinds(i: int, **kw: Any) -> Kinds:
+    values = {name: options[i % len(options)] for name, options in KIND_VALUES.items()}
+    values.update(kw)
+    return Kinds(**values)
+
+
 class NotAnItem:
     name = "x"
     id = "1"
@@ -120,10 +191,53 @@ class Query:
         return [[Plain(key="a", value="b")], []]
 
 
-fast = strawberry.Schema(query=Query, execution_context_class=PlainListExecutor)
-general = strawberry.Schema(query=Query)
+    @strawberry.field
+    def kinds(self) -> list[Kinds]:
+        return [_kinds(i) for i in range(8)]
+
+    @strawberry.field
+    def too_big(self) -> list[Kinds | None]:  # the Int's bounds, one past them
+        return [_kinds(0, n=2**31 - 1), _kinds(1, n=-(2**31)), _kinds(2, n=2**31)]
+
+    @strawberry.field
+    def bad_zone(self) -> list[Kinds]:  # isoformat raises
+        return [_kinds(0), _kinds(1, when=datetime(2026, 1, 1, tzinfo=Zone()))]
+
+    @strawberry.field
+    def bad_uuid(self) -> list[Kinds]:  # str() of a UUID without its int raises
+        return [_kinds(0), _kinds(1, id=object.__new__(uuid.UUID))]
+
+    @strawberry.field
+    def builtin_id(self) -> list[Kinds]:  # the ID scalar refuses a builtin it cannot write
+        return [_kinds(0), _kinds(1, id=b"raw")]
+
+    @strawberry.field
+    def pending(self) -> list[Kinds]:  # an awaitable value
+        return [_kinds(0), _kinds(1, text=Pending())]
+
+    @strawberry.field
+    def failed_value(self) -> list[Kinds]:  # an exception as a value: an error at its path
+        return [_kinds(0), _kinds(1, amount=ValueError("no amount"))]
+
+    @strawberry.field
+    def null_ok(self) -> list[Kinds]:  # null in a non-null Boolean
+        return [_kinds(0), _kinds(1, ok=None)]
+
+    @strawberry.field
+    def wrong_kinds(self) -> list[Kinds]:  # an item of another type (no is_type_of: read as is)
+        return [_kinds(0), Plain(key="k", value="v")]  # type: ignore[list-item]
+
+
+fast = strawberry.Schema(
+    query=Query, execution_context_class=PlainListExecutor,
+    config=strawberry.schema.config.StrawberryConfig(scalar_map=SCALAR_MAP),
+)
+general = strawberry.Schema(
+    query=Query, config=strawberry.schema.config.StrawberryConfig(scalar_map=SCALAR_MAP)
+)
 
 ALL = "id name n flag color when data"
+KINDS = "id uid big day at when amount ratio data text n flag color from class ok"
 
 # (document, variables, whether the shortcut must complete at least one list)
 CASES: list[tuple[str, dict[str, Any] | None, bool]] = [
@@ -145,12 +259,30 @@ CASES: list[tuple[str, dict[str, Any] | None, bool]] = [
     ("{ bigItems { id n } }", None, False),
     ("{ nullNameItems { id name } }", None, False),
     ("{ wrongItems { id } }", None, False),
+    # every scalar kind, with values in and out of their output form
+    (f"{{ kinds {{ {KINDS} }} }}", None, True),
+    (f"{{ kinds {{ __typename {KINDS} __typename }} }}", None, True),
+    # aliases that are Python keywords, builtins or the generated code's own names
+    ("{ kinds { class: id None: n def: when True: flag lambda: data _: __typename "
+     "item: text v0: uid C0: big append: amount from: class class2: from } }", None, True),
+    ("{ kinds { id: n n: id __typename: id } }", None, True),
+    ("{ kinds { id @skip(if: true) } }", None, True),  # no field left
+    ("{ tooBig { n } }", None, False),
+    ("{ tooBig { n @skip(if: true) } }", None, True),
+    ("{ badZone { id when } }", None, False),
+    ("{ badZone { id } }", None, True),
+    ("{ badUuid { id } }", None, False),
+    ("{ builtinId { id } }", None, False),
+    ("{ pending { id text } }", None, False),
+    ("{ failedValue { amount } }", None, False),
+    ("{ nullOk { id ok } }", None, False),
 ]
 
 
 def _answer(result: Any) -> tuple[Any, Any]:
+    """Data as JSON (key order, 1 vs true and 1 vs 1.0 count) and errors with their paths."""
     errors = [(e.message, e.path) for e in result.errors] if result.errors else None
-    return result.data, errors
+    return json.dumps(result.data, default=repr), errors
 
 
 @pytest.mark.parametrize(("document", "variables", "shortcut"), CASES)
@@ -205,9 +337,9 @@ async def test_the_resume_context_is_completed_by_the_shortcut_with_the_same_ans
         StrawberryGraphQLCoreExecutionContext.complete_list_value,
     )
     assert got == await run()
-    data, errors = got
+    text, errors = got
     assert errors is None
-    context = data["build"]["resumeContext"]
+    context = json.loads(text)["build"]["resumeContext"]
     assert context["artifacts"][0]["metadata"] == {"vm_id": "i-abc123", "snapshot_id": "snap-xyz789"}
     assert {v["key"]: v["value"] for v in context["variables"]}["db_password"] == "******"
 
@@ -262,3 +394,28 @@ async def test_resume_context_artifacts_answer_every_artifact_field(database, wr
     build = result.data["build"]
     assert build["resumeContext"]["artifacts"] == build["artifacts"]
     assert build["artifacts"][0]["build"] == {"id": str(failed.id), "currentState": 30}
+
+
+async def test_a_plan_is_generated_once_and_no_operation_keeps_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The generated functions are cached by plan shape across operations (a bounded cache);
+    the plans themselves are per operation and go with it."""
+    doc = f"{{ kinds {{ {KINDS} }} plains {{ key value }} maybeItems {{ id when }} }}"
+    assert (await fast.execute(doc)).errors is None
+    before = execution._generate.cache_info()
+    executors: list[PlainListExecutor] = []
+    real_init = PlainListExecutor.__init__
+
+    def init(self: PlainListExecutor, *args: Any, **kwargs: Any) -> None:
+        real_init(self, *args, **kwargs)
+        executors.append(self)
+
+    monkeypatch.setattr(PlainListExecutor, "__init__", init)
+    for _ in range(3):
+        assert (await fast.execute(doc)).errors is None
+    after = execution._generate.cache_info()
+    assert (after.misses, after.currsize) == (before.misses, before.currsize)
+    assert after.hits == before.hits + 9  # three lists, three operations
+    assert after.maxsize is not None
+    assert len(executors) == 3 and all(not e._plain_plans for e in executors)
