@@ -11,11 +11,12 @@ to coerce it with the leaf type's `coerce_output_value`.
 ALL basic leaf fields (or `__typename`) in one loop: the same getattr, the same coercion, the
 same `is_type_of` check, into dicts with the same keys in the same order. The loop is a function
 generated per plan shape (straight-line code per field, see `_generate`), and values already
-in their output form skip their coercion. Anything else keeps
-the general path: a selected field with a resolver, arguments or an object type; `@defer` or
-`@stream`; field middleware (an extension with a `resolve` hook); an item that is not a list element of the declared type, a null
-where the schema says non-null, a value the scalar refuses (the general path then reports the
-error at its exact path, as before). tests/graphql/test_plain_lists.py compares answers of both
+in their output form skip their coercion. Anything else keeps the general path: a selected
+field with a resolver, arguments or an object type; `@defer` or `@stream`; field middleware (an
+extension with a `resolve` hook); an item that is not a list element of the declared type, a
+null where the schema says non-null, a value the scalar refuses, an attribute or an
+`is_type_of` that raises (the general path then reports the error at its exact path, as
+before). tests/graphql/test_plain_lists.py compares answers of both
 paths (aliases, fragments, @skip/@include, __typename, nulls, errors, every scalar kind);
 tests/graphql/test_plain_codegen.py compares the generated functions with the interpreted loop.
 """
@@ -279,12 +280,7 @@ def _generate(signature: _Signature) -> Any:
         branches = _FAST[kind]
         for n, (condition, answer) in enumerate(branches):
             body.append(f"{'elif' if n else 'if'} {condition.format(v=v)}:")
-            if answer is None:
-                body.append("    pass")
-            else:  # a coercion that fails gives up, as `_slow` does
-                body.append("    try:")
-                body += ["        " + line for line in answer.format(v=v).splitlines()]
-                body += ["    except Exception:", "        raise NotPlain from None"]
+            body += ["    " + line for line in (answer or "pass").format(v=v).splitlines()]
         if required:
             body += ["else:", "    " + slow] if branches else [slow]
         else:
@@ -301,9 +297,12 @@ def _generate(signature: _Signature) -> Any:
         "                raise NotPlain",
         "            append(None)",
         "            continue",
-        "        if is_type_of is not None and is_type_of(item, info) is not True:",
-        "            raise NotPlain  # refused, or an awaitable answer: the general path decides",
-        *("        " + line for line in body),
+        "        try:",
+        "            if is_type_of is not None and is_type_of(item, info) is not True:",
+        "                raise NotPlain  # refused, or an awaitable answer: the general path decides",
+        *("            " + line for line in body),
+        "        except Exception:  # a read or a coercion failed: the general path reports it",
+        "            raise NotPlain from None",
         "        append({" + ", ".join(entries) + "})",
         "    return completed",
     ])

@@ -276,6 +276,8 @@ CASES: list[tuple[str, dict[str, Any] | None, bool]] = [
     ("{ pending { id text } }", None, False),
     ("{ failedValue { amount } }", None, False),
     ("{ nullOk { id ok } }", None, False),
+    ("{ wrongKinds { id } }", None, False),  # the read raises: an error at the field's path
+    ("{ wrongKinds { __typename } }", None, True),
 ]
 
 
