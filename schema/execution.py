@@ -23,14 +23,11 @@ tests/graphql/test_plain_codegen.py compares the generated functions with the in
 
 from __future__ import annotations
 
-import inspect
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
 from keyword import iskeyword
-from operator import methodcaller
-from types import FunctionType
 from typing import Any
 
 from graphql import (
@@ -46,8 +43,11 @@ from graphql import (
 from graphql.execution.collect_fields import FieldDetailsList
 from graphql.pyutils import Path
 from graphql.type.scalars import serialize_boolean, serialize_id, serialize_int, serialize_string
+from strawberry.scalars import JSON
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.schema.types import base_scalars
+from strawberry.schema.types.scalar import DEFAULT_SCALAR_REGISTRY
 
 _BACKREF = GraphQLCoreConverter.DEFINITION_BACKREF
 
@@ -182,11 +182,6 @@ class PlainListExecutor(StrawberryGraphQLCoreExecutionContext):
 # cache keeps no schema alive and answers for every schema with the same shape.
 
 _INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
-_IDENTITY_CODE = (lambda v: v).__code__.co_code
-_ODD_FLAGS = (
-    inspect.CO_VARARGS | inspect.CO_VARKEYWORDS | inspect.CO_GENERATOR | inspect.CO_COROUTINE
-    | inspect.CO_ASYNC_GENERATOR | inspect.CO_ITERABLE_COROUTINE
-)
 _UUID_TEXT = "h = '%032x' % {v}.int\n{v} = f'{{h[:8]}}-{{h[8:12]}}-{{h[12:16]}}-{{h[16:20]}}-{{h[20:]}}'"
 
 # Coercion kind -> (condition on the value `{v}`, its answer: None for the value itself), tried
@@ -212,23 +207,20 @@ _FAST: dict[str, tuple[tuple[str, str | None], ...]] = {
 }
 
 
+# The coercions _FAST knows, by id (a coercion may be any callable, hashable or not; these are
+# kept alive by their modules): graphql-core's, the builtins, and Strawberry's own isoformat
+# (one `methodcaller("isoformat")` for Date, DateTime and Time) and JSON (`lambda v: v`).
+_KNOWN_KINDS = {
+    id(serialize_string): "String", id(serialize_id): "ID", id(serialize_int): "Int",
+    id(serialize_boolean): "Boolean", id(int): "int", id(str): "str",
+    id(base_scalars.isoformat): "isoformat",
+    id(DEFAULT_SCALAR_REGISTRY[JSON].serialize): "identity",
+}
+
+
 def _kind(coerce: Any) -> str:
     """Which of _FAST's rules the coercion follows ("call": none, always call it)."""
-    builtin = {serialize_string: "String", serialize_id: "ID", serialize_int: "Int",
-               serialize_boolean: "Boolean", int: "int", str: "str"}
-    for known, kind in builtin.items():
-        if coerce is known:
-            return kind
-    if type(coerce) is methodcaller and repr(coerce) == "operator.methodcaller('isoformat')":
-        return "isoformat"
-    code = getattr(coerce, "__code__", None)
-    if (
-        isinstance(coerce, FunctionType) and code is not None
-        and code.co_code == _IDENTITY_CODE and code.co_argcount == 1
-        and not code.co_kwonlyargcount and not code.co_flags & _ODD_FLAGS
-    ):
-        return "identity"  # `lambda v: v`, Strawberry's JSON
-    return "call"
+    return _KNOWN_KINDS.get(id(coerce), "call")
 
 
 def _slow(value: Any, coerce: Any, required: bool, is_awaitable: Any) -> Any:
@@ -276,7 +268,7 @@ def _generate(signature: _Signature) -> Any:
         else:
             namespace[f"A{i}"] = attribute
             body.append(f"{v} = getattr(item, A{i})")
-        slow = f"{v} = slow({v}, C{i}, {required}, is_awaitable)"
+        slow = f"{v} = slow({v}, C{i}, {bool(required)}, is_awaitable)"
         branches = _FAST[kind]
         for n, (condition, answer) in enumerate(branches):
             body.append(f"{'elif' if n else 'if'} {condition.format(v=v)}:")
