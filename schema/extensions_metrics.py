@@ -15,7 +15,9 @@ def observe_operation(execution_context: Any, seconds: float, raised: bool) -> N
         op_type = ctx.operation_type.value
     except Exception:  # unparsable document: no operation to name
         op_type = "unknown"
-    errors = len(ctx.pre_execution_errors or [])
-    if ctx.result is not None and getattr(ctx.result, "errors", None):
-        errors += len(ctx.result.errors)
+    # An executed operation's errors are its result's (Strawberry also hands the same list to
+    # `pre_execution_errors`: adding both counted each error twice); one refused before
+    # execution (parse, validation, limits) has only the pre-execution ones.
+    result_errors = getattr(ctx.result, "errors", None) if ctx.result is not None else None
+    errors = len(result_errors) if result_errors else len(ctx.pre_execution_errors or [])
     observe_graphql(ctx.operation_name, op_type, seconds, max(errors, 1) if raised else errors)
