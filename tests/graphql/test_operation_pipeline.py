@@ -275,7 +275,7 @@ async def test_every_case_means_what_it_says(database, existing_project,
                                                  "requestId": "req-7"}
     assert masked["logs"] == [("ERROR", "unexpected error at ['projects']: secret internals: "
                                "password=hunter2", RuntimeError)]
-    assert masked["metrics"] == [(None, "query", 2)]  # Strawberry counts result errors twice
+    assert masked["metrics"] == [(None, "query", 1)]  # one error, counted once
     down = await direct("database unavailable")
     assert down["response"][0] == 503 and "Retry-After" in down["response"][1]
     assert down["errors"][0]["message"] == "the database is unavailable; retry shortly"
