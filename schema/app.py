@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import orjson
+from cross_web import HTTPException
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLRequestData
 
 from app.settings import Settings
 from schema.context import Context
@@ -18,13 +22,120 @@ from schema.subscriptions import authenticate_connection
 
 GRAPHIQL_HTML = Path(__file__).with_name("graphiql.html")
 
+# The fast path's request: POST, a JSON body, nothing streamed. The Content-Type values it takes,
+# as sent (Strawberry compares the media type case-sensitively: `Application/JSON` is its 400);
+# any other (multipart, another charset, other parameters…) goes to Strawberry.
+FAST_CONTENT_TYPES = frozenset({
+    b"application/json",
+    b"application/json; charset=utf-8", b"application/json;charset=utf-8",
+    b"application/json; charset=UTF-8", b"application/json;charset=UTF-8",
+})
+# orjson reads an integer beyond 64 bits as a float, the standard parser as the exact integer
+# (a GraphQL Int error names the value): a body with 19 digits in a row goes to Strawberry.
+LONG_DIGITS = re.compile(rb"\d{19}")
+
+
+class _PostAdapter:
+    """What Strawberry's execute_single reads of its request adapter: the method."""
+
+    method = "POST"
+
+
+POST_ADAPTER = _PostAdapter()
+
 
 class BuildstateGraphQL(GraphQL[Context, None]):
     """Strawberry's ASGI view with a typed context and a GraphiQL page served without a CDN."""
 
+    # POST + JSON answered without Strawberry's generic request handling (see __call__); off:
+    # every request takes Strawberry's own path (tests compare the two byte for byte).
+    fast_path = True
+
     def __init__(self, settings: Settings) -> None:
         super().__init__(schema, graphql_ide="graphiql", allow_queries_via_get=True)
         self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The common request — POST, `Content-Type: application/json`, a JSON object with a
+        string `query` — answered with the same bytes as Strawberry's AsyncBaseHTTPView.run,
+        without its per-request generic work (request adapter, e-mail header parsing of the
+        content type and Accept, stdlib JSON, GraphQLRequestData, the streaming/batch branches,
+        a str body re-encoded by the Response). The same hooks run with the same arguments:
+        get_root_value, get_sub_response, get_context, execute_single (schema.execute with the
+        POST operation types, its 400s), process_result, _handle_errors; the answer is
+        create_response's (content-length, content-type, then the sub-response's headers, its
+        status if set, its background task). Anything else goes to Strawberry unchanged, with
+        the body replayed if it was read."""
+        if not self.fast_path or scope["type"] != "http" or scope["method"] != "POST":
+            await super().__call__(scope, receive, send)
+            return
+        if self.schema.config.enable_experimental_incremental_execution:
+            await super().__call__(scope, receive, send)  # results may stream (multipart)
+            return
+        content_type = accept = None
+        for name, value in scope["headers"]:
+            if name == b"content-type":
+                if content_type is not None:
+                    content_type = b""  # twice: Strawberry decides
+                    break
+                content_type = value
+            elif name == b"accept":
+                if accept is not None:
+                    content_type = b""
+                    break
+                accept = value
+        if content_type is None or content_type not in FAST_CONTENT_TYPES or (
+            accept is not None and (b"multipart" in accept or b"event-stream" in accept)
+        ):
+            await super().__call__(scope, receive, send)
+            return
+
+        request = Request(scope, receive)
+        body = await request.body()
+        data = _fast_request_data(body)
+        if data is None:
+            await super().__call__(scope, _replaying(body, receive), send)
+            return
+
+        try:
+            root_value = await self.get_root_value(request)
+            sub_response = await self.get_sub_response(request)
+            context = await self.get_context(request, response=sub_response)
+            result = await self.execute_single(
+                request=request,
+                request_adapter=POST_ADAPTER,  # type: ignore[arg-type]
+                sub_response=sub_response,
+                context=context,
+                root_value=root_value,
+                request_data=data,
+            )
+            response_data = await self.process_result(request=request, result=result)
+            if result.errors:
+                self._handle_errors(result.errors, response_data)
+        except HTTPException as e:  # as GraphQL.__call__ renders them
+            await PlainTextResponse(e.reason, status_code=e.status_code)(scope, receive, send)
+            return
+
+        # GraphQL.create_response: Response(encode_json(data), 200, "application/json"), the
+        # sub-response's raw headers appended, its status if set, its background task.
+        try:
+            content = orjson.dumps(response_data)
+        except TypeError:  # what encode_json falls back on
+            encoded = self.encode_json(response_data)
+            content = encoded.encode() if isinstance(encoded, str) else encoded
+        headers = [
+            (b"content-length", str(len(content)).encode("latin-1")),
+            (b"content-type", b"application/json"),
+        ]
+        headers.extend(sub_response.headers.raw)
+        await send({
+            "type": "http.response.start",
+            "status": sub_response.status_code or 200,
+            "headers": headers,
+        })
+        await send({"type": "http.response.body", "body": content})
+        if sub_response.background is not None:
+            await sub_response.background()
 
     def encode_json(self, data: object) -> str | bytes:
         # orjson: the same JSON several times faster (a resume context is ~26 KB). An integer
@@ -59,6 +170,48 @@ class BuildstateGraphQL(GraphQL[Context, None]):
     async def render_graphql_ide(self, request: Request) -> Response:
         # The page is open to everyone; every field it queries still needs a credential.
         return HTMLResponse(self.graphql_ide_html, headers={"Cache-Control": "no-store"})
+
+
+def _fast_request_data(body: bytes) -> GraphQLRequestData | None:
+    """The operation of a JSON body the fast path answers as Strawberry would, else None
+    (Strawberry's parse_http_body then answers: its 400s, batches, a null query…)."""
+    if LONG_DIGITS.search(body) is not None:
+        return None
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:  # the standard parser may still read it (NaN, a BOM…)
+        return None
+    if type(data) is not dict:
+        return None
+    query = data.get("query")
+    variables = data.get("variables")
+    operation_name = data.get("operationName")
+    extensions = data.get("extensions")
+    if (
+        type(query) is not str
+        or not (variables is None or type(variables) is dict)
+        or not (operation_name is None or type(operation_name) is str)
+        or not (extensions is None or type(extensions) is dict)
+    ):
+        return None
+    return GraphQLRequestData(
+        query=query, variables=variables, operation_name=operation_name,
+        extensions=extensions, protocol="http",
+    )
+
+
+def _replaying(body: bytes, receive: Receive) -> Receive:
+    """The request's receive with its body, already read, delivered again first."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
 
 
 def create_graphql_app(settings: Settings) -> BuildstateGraphQL:
