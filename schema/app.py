@@ -16,7 +16,6 @@ from strawberry.http import GraphQLRequestData
 
 from app.settings import Settings
 from schema.context import Context
-from schema.loaders import Loaders
 from schema.schema import schema
 from schema.subscriptions import authenticate_connection
 
@@ -159,7 +158,6 @@ class BuildstateGraphQL(GraphQL[Context, None]):
             response=response,
             actor=getattr(user, "actor", None),
             settings=self.settings,
-            loaders=Loaders.create(),
         )
 
     @property
