@@ -298,3 +298,36 @@ async def test_a_replayed_body_is_read_once_from_the_client(view_client, ids, mo
 
 def test_the_flag_is_on_by_default() -> None:
     assert BuildstateGraphQL.fast_path is True
+
+
+async def test_what_the_operation_sets_on_the_response_is_kept(view_client, ids, monkeypatch) -> None:
+    """Resolvers and extensions reach Strawberry's sub-response as `info.context.response`:
+    status, headers (a repeated one included) and a background task reach the client on both
+    paths alike."""
+    from starlette.background import BackgroundTask
+
+    from schema.schema import schema
+
+    original = schema.execute
+    ran: list[str] = []
+
+    async def execute(*args: Any, **kwargs: Any) -> Any:
+        result = await original(*args, **kwargs)
+        response = kwargs["context_value"].response
+        response.status_code = 202
+        response.headers["X-Operation"] = "seen"
+        response.set_cookie("a", "1")
+        response.set_cookie("b", "2")
+        response.background = BackgroundTask(ran.append, "done")
+        return result
+
+    monkeypatch.setattr(schema, "execute", execute)
+    case = Case("q", FAST, json={"query": QUERY})
+    slow = await _send(view_client, monkeypatch, case, ids, fast=False)
+    fast = await _send(view_client, monkeypatch, case, ids, fast=True)
+    assert (fast.status, fast.headers, fast.body) == (slow.status, slow.headers, slow.body)
+    assert fast.status == 202 and fast.strawberry_runs == 0 and slow.strawberry_runs == 1
+    assert (b"x-operation", b"seen") in fast.headers
+    assert [v for k, v in fast.headers if k == b"set-cookie"] == [
+        b"a=1; Path=/; SameSite=lax", b"b=2; Path=/; SameSite=lax"]
+    assert ran == ["done", "done"]
