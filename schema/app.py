@@ -65,26 +65,13 @@ class BuildstateGraphQL(GraphQL[Context, None]):
         create_response's (content-length, content-type, then the sub-response's headers, its
         status if set, its background task). Anything else goes to Strawberry unchanged, with
         the body replayed if it was read."""
-        if not self.fast_path or scope["type"] != "http" or scope["method"] != "POST":
-            await super().__call__(scope, receive, send)
-            return
-        if self.schema.config.enable_experimental_incremental_execution:
-            await super().__call__(scope, receive, send)  # results may stream (multipart)
-            return
-        content_type = accept = None
-        for name, value in scope["headers"]:
-            if name == b"content-type":
-                if content_type is not None:
-                    content_type = b""  # twice: Strawberry decides
-                    break
-                content_type = value
-            elif name == b"accept":
-                if accept is not None:
-                    content_type = b""
-                    break
-                accept = value
-        if content_type is None or content_type not in FAST_CONTENT_TYPES or (
-            accept is not None and (b"multipart" in accept or b"event-stream" in accept)
+        if (
+            not self.fast_path
+            or scope["type"] != "http"
+            or scope["method"] != "POST"
+            or not _fast_headers(scope["headers"])
+            # Incremental delivery (@defer/@stream) answers in parts (multipart): Strawberry's.
+            or self.schema.config.enable_experimental_incremental_execution
         ):
             await super().__call__(scope, receive, send)
             return
@@ -117,11 +104,7 @@ class BuildstateGraphQL(GraphQL[Context, None]):
 
         # GraphQL.create_response: Response(encode_json(data), 200, "application/json"), the
         # sub-response's raw headers appended, its status if set, its background task.
-        try:
-            content = orjson.dumps(response_data)
-        except TypeError:  # what encode_json falls back on
-            encoded = self.encode_json(response_data)
-            content = encoded.encode() if isinstance(encoded, str) else encoded
+        content = self.json_bytes(response_data)  # encode_json's text, not decoded and re-encoded
         headers = [
             (b"content-length", str(len(content)).encode("latin-1")),
             (b"content-type", b"application/json"),
@@ -137,14 +120,17 @@ class BuildstateGraphQL(GraphQL[Context, None]):
             await sub_response.background()
 
     def encode_json(self, data: object) -> str | bytes:
+        # A str, as Strawberry's own (multipart and WebSocket paths expect one).
+        return self.json_bytes(data).decode()
+
+    def json_bytes(self, data: object) -> bytes:
         # orjson: the same JSON several times faster (a resume context is ~26 KB). An integer
         # beyond 64 bits in a JSON scalar is the one value it refuses: the standard encoder
-        # writes it as the exact number it is.
-        # A str, as Strawberry's own (multipart and WebSocket paths expect one).
+        # writes it as the exact number it is (ASCII: escapes for anything else).
         try:
-            return orjson.dumps(data).decode()
+            return orjson.dumps(data)
         except TypeError:
-            return super().encode_json(data)
+            return GraphQL.encode_json(self, data).encode()
 
     async def on_ws_connect(self, context: Context) -> None:
         # Subscriptions authenticate once, with the credential in the connection_init payload.
@@ -168,6 +154,24 @@ class BuildstateGraphQL(GraphQL[Context, None]):
     async def render_graphql_ide(self, request: Request) -> Response:
         # The page is open to everyone; every field it queries still needs a credential.
         return HTMLResponse(self.graphql_ide_html, headers={"Cache-Control": "no-store"})
+
+
+def _fast_headers(headers: list[tuple[bytes, bytes]]) -> bool:
+    """A JSON POST the fast path may answer: one Content-Type, as FAST_CONTENT_TYPES lists, and
+    at most one Accept, not asking for a streamed answer (multipart, server-sent events)."""
+    content_type = accept = None
+    for name, value in headers:
+        if name == b"content-type":
+            if content_type is not None:
+                return False
+            content_type = value
+        elif name == b"accept":
+            if accept is not None:
+                return False
+            accept = value.lower()
+    if content_type not in FAST_CONTENT_TYPES:
+        return False
+    return accept is None or (b"multipart" not in accept and b"event-stream" not in accept)
 
 
 def _fast_request_data(body: bytes) -> GraphQLRequestData | None:

@@ -195,8 +195,9 @@ def _substitute(case: Case, ids: dict[str, str]) -> bytes | None:
     body = case.body()
     if body is None:
         return None
-    return body.replace(b"{build}", ids["build"].encode()).replace(
-        b"{project}", ids["project"].encode())
+    for name, value in ids.items():
+        body = body.replace(b"{%s}" % name.encode(), value.encode())
+    return body
 
 
 async def _send(
@@ -331,3 +332,28 @@ async def test_what_the_operation_sets_on_the_response_is_kept(view_client, ids,
     assert [v for k, v in fast.headers if k == b"set-cookie"] == [
         b"a=1; Path=/; SameSite=lax", b"b=2; Path=/; SameSite=lax"]
     assert ran == ["done", "done"]
+
+
+@pytest.mark.parametrize("data", [
+    {"big": 123456789012345678901234567890},  # beyond 64 bits: orjson refuses it
+    {"text": "lone \ud800 surrogate"},  # not UTF-8: orjson refuses it
+    {"text": "ünïcödé ✓", "n": [1, 2.5, None, True]},
+], ids=["big integer", "lone surrogate", "plain"])
+async def test_answers_orjson_cannot_write_are_the_standard_encoders(
+    view_client, ids, monkeypatch, data,
+) -> None:
+    """The answer's JSON is encode_json's on both paths, its standard-library fallback included."""
+    from strawberry.types import ExecutionResult
+
+    from schema.schema import schema
+
+    async def execute(*args: Any, **kwargs: Any) -> Any:
+        return ExecutionResult(data=data, errors=None)
+
+    monkeypatch.setattr(schema, "execute", execute)
+    case = Case("q", FAST, json={"query": QUERY})
+    slow = await _send(view_client, monkeypatch, case, ids, fast=False)
+    fast = await _send(view_client, monkeypatch, case, ids, fast=True)
+    assert (fast.status, fast.headers, fast.body) == (slow.status, slow.headers, slow.body)
+    assert fast.strawberry_runs == 0 and fast.status == 200
+    assert fast.body == BuildstateGraphQL(Settings()).encode_json({"data": data}).encode()
