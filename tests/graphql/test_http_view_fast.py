@@ -23,7 +23,7 @@ from asgi_lifespan import LifespanManager
 from app.services import projects as project_service
 from app.settings import Settings
 from schema.app import BuildstateGraphQL
-from tests.conftest import READ_KEY, WRITE_KEY, unique
+from tests.conftest import ADMIN_KEY, WRITE_KEY, unique
 
 REQUEST_ID = "fastpath-0123456789"
 FAST, STRAWBERRY, NEITHER = "fast", "strawberry", "neither"  # NEITHER: refused before the view
@@ -89,8 +89,11 @@ CASES = [
     Case("rate limited by the operation's cost: 429 + Retry-After", FAST,
          json={"query": "{ projects(first: 50) { id } }"}, tokens=12, status=429),
     Case("no credential: UNAUTHENTICATED in the body", FAST, json={"query": QUERY}, key=None),
-    Case("read key, mutation refused", FAST, key=READ_KEY, json={
-        "query": SET_VARIABLE, "variables": {"b": "{build}"}}),
+    Case("forbidden: an admin-only mutation with a write key", FAST, json={
+        "query": 'mutation($b: ID!){ deleteArtifact(buildId: $b, '
+                 'artifactId: "00000000-0000-0000-0000-000000000000") { __typename } }',
+        "variables": {"b": "{build}"}}),
+    Case("admin key", FAST, key=ADMIN_KEY, json={"query": QUERY}, status=200),
     Case("empty query string: 400", FAST, json={"query": ""}, status=400),
     Case("unknown operationName: 400", FAST, json={"query": QUERY, "operationName": "Nope"},
          status=400),
