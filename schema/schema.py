@@ -182,7 +182,13 @@ class BuildstateSchema(strawberry.Schema):
                     operation_type = ctx.operation_type
                 except RuntimeError as error:
                     raise CannotGetOperationTypeError(ctx.operation_name) from error
-                if operation_type not in ctx.allowed_operations:
+                # A subscription streams: over WebSocket (or Strawberry's multipart answer,
+                # which never comes here). Executed as a query, its root field would be an
+                # async generator where an object is due: a masked "Unexpected error."
+                # and a logged traceback. It is refused as the view refuses a mutation by
+                # GET: 400, "subscriptions are not allowed when using POST".
+                if (operation_type not in ctx.allowed_operations
+                        or operation_type is OperationType.SUBSCRIPTION):
                     raise InvalidOperationTypeError(operation_type)
                 validate_document(ctx)
                 if ctx.pre_execution_errors:
@@ -198,7 +204,11 @@ class BuildstateSchema(strawberry.Schema):
                         root_value=ctx.root_value,
                         middleware=MiddlewareManager(),
                         variable_values=ctx.variables,
-                        operation_name=ctx.operation_name,
+                        # The name the client gave: with several operations and none
+                        # named, graphql-core answers "Must provide operation name…" (the
+                        # spec's GetOperation) where Strawberry's `operation_name` would
+                        # run the first one.
+                        operation_name=operation_name,
                         context_value=ctx.context,
                         is_awaitable=optimized_is_awaitable,
                         executor_class=self.execution_context_class,

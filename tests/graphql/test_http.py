@@ -83,3 +83,21 @@ def test_vendored_assets_exist() -> None:
     for name in ("graphiql.min.js", "graphiql.min.css", "react.production.min.js",
                  "react-dom.production.min.js", "LICENSES.txt"):
         assert (STATIC / "graphiql" / name).stat().st_size > 1000, name
+
+
+async def test_a_subscription_by_post_is_a_400_not_a_masked_error(client, caplog) -> None:
+    doc = 'subscription { buildEvents(buildId: "00000000-0000-0000-0000-000000000000") { __typename } }'
+    answer = await client.post("/graphql", json={"query": doc})
+    assert answer.status_code == 400, answer.text
+    assert "subscriptions are not allowed when using POST" in answer.text
+    assert not [r for r in caplog.records if r.levelname == "ERROR"], "nothing unexpected happened"
+
+
+async def test_several_operations_need_an_operation_name(client) -> None:
+    doc = "query A { __typename } query B { projects(first: 1) { id } }"
+    answer = (await client.post("/graphql", json={"query": doc})).json()
+    assert answer["data"] is None
+    assert answer["errors"][0]["message"] == (
+        "Must provide operation name if query contains multiple operations.")
+    named = (await client.post("/graphql", json={"query": doc, "operationName": "A"})).json()
+    assert named["data"] == {"__typename": "Query"} and "errors" not in named
