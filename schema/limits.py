@@ -390,6 +390,18 @@ class QueryLimits(SchemaExtension):
         return limits_results(self.execution_context, self.charge)
 
 
+def database_error(original: BaseException | None) -> tuple[str, str] | None:
+    """The code and message a database failure is answered with, or None for anything else:
+    VALIDATION for a value PostgreSQL refused, UNAVAILABLE when the database cannot serve now."""
+    if isinstance(original, InvalidData):
+        return "VALIDATION", f"a value cannot be stored: {original}"
+    if isinstance(original, (DBConnectionError, ConnectionError, TimeoutError)) or (
+        isinstance(original, OperationalError) and not isinstance(original, IntegrityError)
+    ):
+        return "UNAVAILABLE", "the database is unavailable; retry shortly"
+    return None
+
+
 def database_errors(execution_context: Any) -> None:
     """Database failures keep a code instead of being masked as unexpected: UNAVAILABLE (the
     HTTP answer becomes 503 with Retry-After, as in REST) or VALIDATION for a value PostgreSQL
@@ -400,16 +412,11 @@ def database_errors(execution_context: Any) -> None:
         return
     unavailable = False
     for index, error in enumerate(errors):
-        original = error.original_error
-        if isinstance(original, InvalidData):
-            code, message = "VALIDATION", f"a value cannot be stored: {original}"
-        elif isinstance(original, (DBConnectionError, ConnectionError, TimeoutError)) or (
-            isinstance(original, OperationalError) and not isinstance(original, IntegrityError)
-        ):
-            code, message = "UNAVAILABLE", "the database is unavailable; retry shortly"
-            unavailable = True
-        else:
+        found = database_error(error.original_error)
+        if found is None:
             continue
+        code, message = found
+        unavailable = unavailable or code == "UNAVAILABLE"
         errors[index] = GraphQLError(
             message, nodes=error.nodes, source=error.source, positions=error.positions,
             path=error.path, extensions={"code": code},

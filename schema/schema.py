@@ -25,7 +25,9 @@ from strawberry.types.graphql import OperationType
 
 from schema.errors import mask_result, should_mask_error
 from schema.execution import PlainListExecutor
-from schema.limits import MAX_TOKENS, Charge, QueryLimits, check_limits, limits_results
+from schema.limits import (
+    MAX_TOKENS, Charge, QueryLimits, check_limits, database_error, limits_results,
+)
 from schema.operation import OperationPolicy, operation_ended, operation_raised
 from schema.mutations import Mutation
 from schema.query import Query
@@ -116,7 +118,13 @@ class BuildstateSchema(strawberry.Schema):
         # Expected outcomes (auth, not found, validation…) are answers, not incidents: only
         # the errors that will be masked are logged, with their traceback.
         for error in errors:
-            if should_mask_error(error):
+            database = database_error(error.original_error)
+            if database is not None:
+                # An outage is logged as the REST shim logs it, one line without a traceback
+                # (it is not a bug); a value PostgreSQL refused is the caller's input.
+                if database[0] == "UNAVAILABLE":
+                    log.error("database unavailable at %s: %s", error.path, error.original_error)
+            elif should_mask_error(error):
                 log.error("unexpected error at %s: %s", error.path, error.message,
                           exc_info=error.original_error)
 
