@@ -37,6 +37,11 @@ class Context:
             return loaders
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
+    def loaders_made(self) -> Loaders | None:
+        """The loaders if this request has made them, else None: after a write, there is
+        nothing to forget in loaders that were never made (and no reason to make 13 for it)."""
+        return self.__dict__.get("loaders")
+
     @property
     def principal(self) -> Actor:
         """The authenticated actor; field permissions run first, so this is a guard."""

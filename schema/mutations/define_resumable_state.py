@@ -51,7 +51,8 @@ async def define_resumable_state(
             actor=info.context.principal, project_id=str(project_id),
             command=command(DefineResumableState, given(input)),
         )
-        info.context.loaders.forget_project(str(project_id))
+        if (loaders := info.context.loaders_made()) is not None:
+            loaders.forget_project(str(project_id))
         return ResumableState.from_model(row)
 
     async def reload(ref: dict) -> ResumableState:

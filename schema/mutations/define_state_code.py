@@ -46,7 +46,8 @@ async def define_state_code(
             actor=info.context.principal, project_id=str(project_id),
             command=command(DefineStateCode, given(input)),
         )
-        info.context.loaders.forget_project(str(project_id))
+        if (loaders := info.context.loaders_made()) is not None:
+            loaders.forget_project(str(project_id))
         return StateCode.from_model(row)
 
     async def reload(ref: dict) -> StateCode:

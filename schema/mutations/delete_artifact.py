@@ -21,7 +21,8 @@ async def delete_artifact(
         row = await artifacts.delete_artifact(
             actor=info.context.principal, build_id=str(build_id), artifact_id=str(artifact_id)
         )
-        info.context.loaders.forget_artifacts(row.build_id)
+        if (loaders := info.context.loaders_made()) is not None:
+            loaders.forget_artifacts(row.build_id)
         return Artifact.from_model(row)
 
     return await attempt(DeleteArtifactResult, run)

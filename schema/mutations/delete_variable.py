@@ -28,7 +28,8 @@ async def delete_variable(info: Info, build_id: strawberry.ID, key: str) -> Dele
         )
         ident = as_uuid(build_id)
         if ident is not None:
-            info.context.loaders.forget_variables(ident)
+            if (loaders := info.context.loaders_made()) is not None:
+                loaders.forget_variables(ident)
         return VariableDeleted(build_id=build_id, key=key)
 
     return await attempt(DeleteVariableResult, run)

@@ -57,7 +57,8 @@ async def link_job(
             actor=info.context.principal, build_id=str(build_id),
             command=command(LinkJob, given(input)),
         )
-        info.context.loaders.forget_jobs(row.build_id)
+        if (loaders := info.context.loaders_made()) is not None:
+            loaders.forget_jobs(row.build_id)
         return Job.from_model(row)
 
     async def reload(ref: dict) -> Job:

@@ -57,7 +57,8 @@ async def register_artifact(
             actor=info.context.principal, build_id=str(build_id),
             command=command(RegisterArtifact, _given(input)),
         )
-        info.context.loaders.forget_artifacts(row.build_id)
+        if (loaders := info.context.loaders_made()) is not None:
+            loaders.forget_artifacts(row.build_id)
         return Artifact.from_model(row)
 
     async def reload(ref: dict) -> Artifact:

@@ -74,8 +74,9 @@ async def request_resume(
             actor=info.context.principal, build_id=str(build_id),
             command=command(RequestResume, data),
         )
-        info.context.loaders.forget_build(row.build_id)
-        info.context.loaders.forget_variables(row.build_id)
+        if (loaders := info.context.loaders_made()) is not None:
+            loaders.forget_build(row.build_id)
+            loaders.forget_variables(row.build_id)
         return ResumeRequest.from_model(row)
 
     async def reload(ref: dict) -> ResumeRequest:

@@ -56,7 +56,8 @@ async def set_variable(
             actor=info.context.principal, build_id=str(build_id),
             command=command(SetVariable, data),
         )
-        info.context.loaders.forget_variables(result.variable.build_id)
+        if (loaders := info.context.loaders_made()) is not None:
+            loaders.forget_variables(result.variable.build_id)
         return VariableSet(variable=Variable.from_view(result.variable), created=result.created)
 
     async def reload(ref: dict) -> VariableSet:

@@ -68,7 +68,8 @@ async def update_artifact(
             command=command(UpdateArtifact, given(input, clearable=CLEARABLE)),
             expected_version=expected_version,
         )
-        info.context.loaders.forget_artifacts(row.build_id)
+        if (loaders := info.context.loaders_made()) is not None:
+            loaders.forget_artifacts(row.build_id)
         return Artifact.from_model(row)
 
     return await attempt(UpdateArtifactResult, run)

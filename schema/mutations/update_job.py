@@ -53,7 +53,8 @@ async def update_job(
             command=command(UpdateJob, given(input, clearable=CLEARABLE)),
             expected_version=expected_version,
         )
-        info.context.loaders.forget_jobs(row.build_id)
+        if (loaders := info.context.loaders_made()) is not None:
+            loaders.forget_jobs(row.build_id)
         return Job.from_model(row)
 
     return await attempt(UpdateJobResult, run)

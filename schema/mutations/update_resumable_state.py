@@ -42,7 +42,8 @@ async def update_resumable_state(
             actor=info.context.principal, project_id=str(project_id), state_code=state_code,
             command=command(UpdateResumableState, given(input, clearable=CLEARABLE)),
         )
-        info.context.loaders.forget_project(str(project_id))
+        if (loaders := info.context.loaders_made()) is not None:
+            loaders.forget_project(str(project_id))
         return ResumableState.from_model(row)
 
     return await attempt(UpdateResumableStateResult, run)

@@ -53,7 +53,8 @@ async def update_resume_request(
             command=command(UpdateResumeRequest, given(input, clearable=CLEARABLE)),
             expected_version=expected_version,
         )
-        info.context.loaders.forget_build(row.build_id)
+        if (loaders := info.context.loaders_made()) is not None:
+            loaders.forget_build(row.build_id)
         return ResumeRequest.from_model(row)
 
     return await attempt(UpdateResumeRequestResult, run)

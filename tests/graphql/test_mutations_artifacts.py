@@ -6,7 +6,7 @@ import uuid
 
 from db.models import Artifact, Event, Variable
 from tests import factories
-from tests.graphql.support import error, ok, outcome
+from tests.graphql.support import context_for, error, ok, outcome
 
 ARTIFACT_FIELDS = "id artifactName artifactType stateCode isResumable storageRegion sizeBytes metadata version deletedAt"
 
@@ -76,6 +76,15 @@ async def test_mutations_clear_what_the_request_already_loaded(database, writer)
                                   "b": {**SEED_ARTIFACT, "artifactName": "b"}})
     assert data["first"]["build"]["artifacts"] == [{"artifactName": "a"}]
     assert data["second"]["build"]["artifacts"] == [{"artifactName": "a"}, {"artifactName": "b"}]
+
+
+async def test_a_write_alone_makes_no_loaders(database, writer) -> None:
+    b = await _build(writer)
+    context = context_for(writer)
+    data = await ok(REGISTER, writer, {"id": str(b.id), "input": SEED_ARTIFACT}, context)
+    assert data["registerArtifact"]["artifactName"] == SEED_ARTIFACT["artifactName"]
+    assert context.loaders_made() is None  # nothing was loaded, so nothing to forget
+    assert context.loaders is context.loaders_made()  # made on first use, then kept
 
 
 UPDATE = f"""
