@@ -13,6 +13,7 @@ from starlette.middleware.authentication import AuthenticationMiddleware
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
+from starlette.types import Receive, Scope, Send
 from swagger_ui_bundle import swagger_ui_path
 
 from app.auth import ApiAuthBackend
@@ -33,6 +34,13 @@ from app.workers.embedded import start_embedded
 from schema.app import create_graphql_app
 
 STATIC = Path(__file__).parent / "static"
+
+
+class _MethodNotAllowed:
+    """An ASGI app (so that its Route takes every method): 405, its Allow named by http_error."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise StarletteHTTPException(405)
 
 
 def create_app(
@@ -80,6 +88,9 @@ def create_app(
             # before them could answer those requests.
             *(hot_routes(rest, rest_mount) if fast_routes else []),
             Route("/graphql", graphql, methods=["GET", "POST"]),
+            # Any other method on /graphql: 405 with Allow, as the REST paths answer (without
+            # this route the REST mount below took it: a 404 for a path that exists).
+            Route("/graphql", _MethodNotAllowed()),
             WebSocketRoute("/graphql", graphql),
             Mount("/static/swagger", StaticFiles(directory=swagger_ui_path), name="swagger"),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),

@@ -101,3 +101,14 @@ async def test_several_operations_need_an_operation_name(client) -> None:
         "Must provide operation name if query contains multiple operations.")
     named = (await client.post("/graphql", json={"query": doc, "operationName": "A"})).json()
     assert named["data"] == {"__typename": "Query"} and "errors" not in named
+
+
+async def test_other_methods_on_graphql_are_405_as_on_rest(client) -> None:
+    for method in ("PUT", "DELETE", "PATCH"):
+        answer = await client.request(method, "/graphql", json={"query": QUERY})
+        assert answer.status_code == 405, (method, answer.text)
+        assert answer.json() == {"detail": "Method Not Allowed"}
+        assert {"GET", "POST"} <= set(answer.headers["allow"].split(", "))
+    rest = await client.request("PUT", "/projects")
+    assert rest.status_code == 405 and rest.json() == {"detail": "Method Not Allowed"}
+    assert rest.headers["allow"] == "GET, POST"
