@@ -23,44 +23,46 @@ tests/graphql/test_plain_codegen.py compares the generated functions with the in
 
 from __future__ import annotations
 
-import uuid
-from datetime import date, datetime
-from decimal import Decimal
-from functools import lru_cache
-from keyword import iskeyword
 from typing import Any
 
 from graphql import (
     ExecutionResult,
+    GraphQLField,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLResolveInfo,
-    Undefined,
     is_leaf_type,
 )
 from graphql.execution.collect_fields import FieldDetailsList
+from graphql.language import BREAK, FragmentSpreadNode, Visitor, visit
 from graphql.pyutils import Path
-from graphql.type.scalars import serialize_boolean, serialize_id, serialize_int, serialize_string
-from strawberry.scalars import JSON
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
-from strawberry.schema.types import base_scalars
-from strawberry.schema.types.scalar import DEFAULT_SCALAR_REGISTRY
+
+from schema.plain_codegen import (  # noqa: F401 (the tests reach the generator through here)
+    _SETTLED,
+    TreeNode,
+    _Entry,
+    _generate,
+    _generate_tree,
+    _kind,
+    _NotPlain,
+    _Plan,
+    _Tree,
+)
 
 _BACKREF = GraphQLCoreConverter.DEFINITION_BACKREF
 
-# Values that are never awaitable nor errors: the general path's checks are skipped for them.
-_SETTLED = frozenset({str, int, float, bool, dict, list, datetime, date, uuid.UUID, Decimal})
+# A plain subtree deeper than this, or with more fields, is left to the general path: the
+# generated source stays small, and far from Python's limits on nested blocks (20).
+MAX_TREE_DEPTH = 8
+MAX_TREE_FIELDS = 400
 
-# One selected field of a plain list item: response key, attribute name (None: __typename),
-# the leaf type's coercion (or the type name for __typename), whether null is refused.
-_Entry = tuple[str, str | None, Any, bool]
-
-
-class _NotPlain(Exception):
-    """A list the shortcut does not complete: the general path does, errors included."""
+# Strawberry's own `is_type_of` (an isinstance check that never reads its `info`): the only
+# one a nested object of a subtree may have, as the subtree has no resolve info of its fields.
+_STRAWBERRY_IS_TYPE_OF = "GraphQLCoreConverter.from_object.<locals>._get_is_type_of.<locals>.is_type_of"
 
 
 def _is_basic(field_def: Any) -> str | None:
@@ -71,7 +73,46 @@ def _is_basic(field_def: Any) -> str | None:
     definition = field_def.extensions.get(_BACKREF) if field_def.extensions else None
     if definition is None or definition.base_resolver or definition.extensions:
         return None
+    if definition.default_resolver is not getattr:  # StrawberryConfig(default_resolver=…)
+        return None
     return definition.python_name
+
+
+# Tree plans shared by the operations of one document (see _document_key), and which documents
+# qualify; both bounded (the oldest entry goes), both keyed by identities kept alive in the entry.
+MAX_SHARED_TREES = 256
+_SHARED_TREES: dict[tuple[int, ...], tuple[Any, _Tree | None]] = {}
+_STATIC_DOCUMENTS: dict[tuple[int, ...], tuple[Any, bool]] = {}
+
+
+class _FindsDirectives(Visitor):
+    found = False
+
+    def enter_directive(self, *_: Any) -> Any:
+        self.found = True
+        return BREAK
+
+    def enter_fragment_spread(self, node: FragmentSpreadNode, *_: Any) -> Any:
+        if getattr(node, "arguments", None):  # fragment arguments: variables of their own
+            self.found = True
+            return BREAK
+        return None
+
+
+def _has_directives(definitions: tuple[Any, ...]) -> bool:
+    for definition in definitions:
+        visitor = _FindsDirectives()
+        visit(definition, visitor)
+        if visitor.found:
+            return True
+    return False
+
+
+def _ignores_info(is_type_of: Any) -> bool:
+    return (
+        getattr(is_type_of, "__qualname__", None) == _STRAWBERRY_IS_TYPE_OF
+        and getattr(is_type_of, "__module__", None) == "strawberry.schema.schema_converter"
+    )
 
 
 class PlainListExecutor(StrawberryGraphQLCoreExecutionContext):
@@ -81,7 +122,9 @@ class PlainListExecutor(StrawberryGraphQLCoreExecutionContext):
         super().__init__(*args, **kwargs)
         # (object type, id(field details)) -> (field details kept alive, plan or None): the
         # same memo graphql-core keeps for collected subfields, per operation.
-        self._plain_plans: dict[tuple[GraphQLObjectType, int], tuple[Any, _Plan | None]] = {}
+        # Lists of flat objects (_Plan) and plain subtrees (_Tree, a key with "tree").
+        self._plain_plans: dict[tuple[Any, ...], tuple[Any, _Plan | _Tree | None]] = {}
+        self._document: tuple[int, ...] | None | bool = False  # not looked at yet
 
     def build_response(self, data: dict[str, Any] | None) -> Any:
         response = super().build_response(data)
@@ -115,14 +158,37 @@ class PlainListExecutor(StrawberryGraphQLCoreExecutionContext):
             and not (self.middleware_manager and self.middleware_manager.middlewares)
         ):
             plan = self._plain_plan(object_type, field_details_list)
-            if plan is not None and self.get_stream_usage(field_details_list, path) is None:
+            tree = None if plan is not None else self._tree_plan(object_type, field_details_list)
+            if (plan or tree) is not None and self.get_stream_usage(field_details_list, path) is None:
                 try:
-                    return _complete_plain(
-                        plan, result, non_null, object_type, info, self.is_awaitable
-                    )
+                    if plan is not None:
+                        return _complete_plain(
+                            plan, result, non_null, object_type, info, self.is_awaitable
+                        )
+                    return _complete_tree_items(tree, result, non_null, info, self.is_awaitable)
                 except _NotPlain:
                     pass
         return super().complete_list_value(
+            return_type, field_details_list, info, path, result, position_context
+        )
+
+    def complete_object_value(
+        self,
+        return_type: GraphQLObjectType,
+        field_details_list: FieldDetailsList,
+        info: GraphQLResolveInfo,
+        path: Path,
+        result: Any,
+        position_context: Any,
+    ) -> Any:
+        if not (self.middleware_manager and self.middleware_manager.middlewares):
+            tree = self._tree_plan(return_type, field_details_list)
+            if tree is not None:
+                try:
+                    return _complete_tree(tree, result, info, self.is_awaitable)
+                except _NotPlain:
+                    pass
+        return super().complete_object_value(
             return_type, field_details_list, info, path, result, position_context
         )
 
@@ -137,21 +203,78 @@ class PlainListExecutor(StrawberryGraphQLCoreExecutionContext):
         self._plain_plans[key] = (field_details_list, plan)
         return plan
 
-    def _build_plan(
+    def _tree_plan(
         self, object_type: GraphQLObjectType, field_details_list: FieldDetailsList
-    ) -> _Plan | None:
+    ) -> _Tree | None:
+        key = (object_type, id(field_details_list), "tree")
+        cached = self._plain_plans.get(key)
+        if cached is not None:
+            return cached[1]
+        document = self._document_key()
+        if document is None:
+            plan = self._build_tree(object_type, field_details_list)
+        else:
+            shared_key = (id(object_type), document, *(id(d.node) for d in field_details_list))
+            shared = _SHARED_TREES.get(shared_key)
+            if shared is None:
+                plan = self._build_tree(object_type, field_details_list)
+                if len(_SHARED_TREES) >= MAX_SHARED_TREES:
+                    del _SHARED_TREES[next(iter(_SHARED_TREES))]  # the oldest
+                # The keyed objects stay alive with the entry, so that no id is reused.
+                nodes = tuple(d.node for d in field_details_list)
+                refs = (object_type, self.operation, self.fragment_definitions, nodes)
+                _SHARED_TREES[shared_key] = (refs, plan)
+            else:
+                plan = shared[1]
+        self._plain_plans[key] = (field_details_list, plan)
+        return plan
+
+    def _document_key(self) -> tuple[int, ...] | None:
+        """The identity of the operation's document when no directive (@skip, @include,
+        @defer…) nor fragment argument appears in it, else None. Then (and only then) which
+        fields an object's selection collects depends on the document and the schema alone,
+        not on the variables: its tree plan is shared by every operation of that document."""
+        if self._document is not False:
+            return self._document
+        operation = self.operation
+        fragments = tuple(self.fragment_definitions.values())
+        key = (id(operation), *(id(f) for f in fragments))
+        static = _STATIC_DOCUMENTS.get(key)
+        if static is None:
+            static = ((operation, fragments), not _has_directives((operation, *fragments)))
+            if len(_STATIC_DOCUMENTS) >= MAX_SHARED_TREES:
+                del _STATIC_DOCUMENTS[next(iter(_STATIC_DOCUMENTS))]
+            _STATIC_DOCUMENTS[key] = static
+        self._document = key if static[1] else None
+        return self._document
+
+    def _build_tree(
+        self, object_type: GraphQLObjectType, field_details_list: FieldDetailsList
+    ) -> _Tree | None:
+        node = self._object_node(object_type, field_details_list, True, True, [0, 0])
+        return _Tree.of(node) if node is not None else None
+
+    def _basic_fields(
+        self, object_type: GraphQLObjectType, field_details_list: FieldDetailsList
+    ) -> list[tuple[str, str | None, Any]] | None:
+        """The selected fields as (response key, attribute, field definition), with (response
+        key, None, type name) for __typename; None when one is not a basic field, has
+        arguments, a directive other than @skip/@include, or is deferred."""
         grouped, new_defer_usages, _ = self.collect_subfields(object_type, field_details_list)
         if new_defer_usages:
             return None
-        plan: list[_Entry] = []
+        fields: list[tuple[str, str | None, Any]] = []
         for response_key, details in grouped.items():
             for detail in details:
                 if detail.defer_usage is not None:
                     return None
+                for directive in detail.node.directives or ():
+                    if directive.name.value not in ("skip", "include"):
+                        return None  # @stream, or one the general path knows better
             node = details[0].node
             name = node.name.value
             if name == "__typename":
-                plan.append((response_key, None, object_type.name, True))
+                fields.append((response_key, None, object_type.name))
                 continue
             if node.arguments:
                 return None
@@ -161,7 +284,21 @@ class PlainListExecutor(StrawberryGraphQLCoreExecutionContext):
             attribute = _is_basic(field_def)
             if attribute is None:
                 return None
-            field_type = field_def.type
+            fields.append((response_key, attribute, (field_def, details)))
+        return fields
+
+    def _build_plan(
+        self, object_type: GraphQLObjectType, field_details_list: FieldDetailsList
+    ) -> _Plan | None:
+        fields = self._basic_fields(object_type, field_details_list)
+        if fields is None:
+            return None
+        plan: list[_Entry] = []
+        for response_key, attribute, field in fields:
+            if attribute is None:
+                plan.append((response_key, None, field, True))
+                continue
+            field_type = field[0].type
             required = isinstance(field_type, GraphQLNonNull)
             leaf = field_type.of_type if required else field_type
             if not is_leaf_type(leaf):
@@ -169,162 +306,53 @@ class PlainListExecutor(StrawberryGraphQLCoreExecutionContext):
             plan.append((response_key, attribute, leaf.coerce_output_value, required))
         return _Plan.of(plan)
 
-
-# --- One function per plan, generated (graphql-jit's idea) -------------------------------------
-#
-# An interpreted loop over the plan paid, per field, a tuple unpacking, a getattr by name and a
-# coercion call whose answer is most often the value itself. Each plan's shape (response keys,
-# attributes, coercion kinds, nullability) gets a function instead: one local per field, the
-# checks for values already in their output form inline, `_slow` (the general rules) only when
-# needed, and the item's dict built at once. Only response keys, type names (exact `str`s,
-# written with repr()) and attribute names that are plain ASCII identifiers (else a getattr
-# with the name as a global of the function) become source; coercions are arguments, so the
-# cache keeps no schema alive and answers for every schema with the same shape.
-
-_INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
-_UUID_TEXT = "h = '%032x' % {v}.int\n{v} = f'{{h[:8]}}-{{h[8:12]}}-{{h[12:16]}}-{{h[16:20]}}-{{h[20:]}}'"
-
-# Coercion kind -> (condition on the value `{v}`, its answer: None for the value itself), tried
-# in order before the general rules. Each answer is what the coercion itself returns for such
-# a value: graphql-core's serializers return an exact str/bool and an int within 32 bits as
-# they are and write a UUID with str() (an ID that is not a builtin); `int`/`str` as coercions
-# (BigInt, Strawberry's UUID) return an exact int/str unchanged (str of a UUID: UUID.__str__,
-# inlined in _UUID_TEXT); Strawberry's Date/DateTime/Time call the value's `isoformat`; JSON is
-# the identity (and a value of a _SETTLED type is neither awaitable nor an error).
-_FAST: dict[str, tuple[tuple[str, str | None], ...]] = {
-    "String": (("type({v}) is str", None),),
-    "ID": (("type({v}) is str", None), ("type({v}) is UUID", _UUID_TEXT)),
-    "Int": ((f"type({{v}}) is int and {_INT_MIN} <= {{v}} <= {_INT_MAX}", None),),
-    "Boolean": (("type({v}) is bool", None),),
-    "int": (("type({v}) is int", None),),
-    "str": (("type({v}) is str", None), ("type({v}) is UUID", _UUID_TEXT)),
-    "isoformat": (
-        ("type({v}) is datetime", "{v} = datetime_isoformat({v})"),
-        ("type({v}) is date", "{v} = date_isoformat({v})"),
-    ),
-    "identity": (("type({v}) in SETTLED", None),),
-    "call": (),
-}
-
-
-# The coercions _FAST knows, by id (a coercion may be any callable, hashable or not; these are
-# kept alive by their modules): graphql-core's, the builtins, and Strawberry's own isoformat
-# (one `methodcaller("isoformat")` for Date, DateTime and Time) and JSON (`lambda v: v`).
-_KNOWN_KINDS = {
-    id(serialize_string): "String", id(serialize_id): "ID", id(serialize_int): "Int",
-    id(serialize_boolean): "Boolean", id(int): "int", id(str): "str",
-    id(base_scalars.isoformat): "isoformat",
-    id(DEFAULT_SCALAR_REGISTRY[JSON].serialize): "identity",
-}
-
-
-def _kind(coerce: Any) -> str:
-    """Which of _FAST's rules the coercion follows ("call": none, always call it)."""
-    return _KNOWN_KINDS.get(id(coerce), "call")
-
-
-def _slow(value: Any, coerce: Any, required: bool, is_awaitable: Any) -> Any:
-    """The general rules for one field's value (the interpreted loop's, unchanged)."""
-    if value is None or value is Undefined:
-        if required:
-            raise _NotPlain
-        return None
-    if type(value) not in _SETTLED and (isinstance(value, Exception) or is_awaitable(value)):
-        raise _NotPlain
-    try:
-        coerced = coerce(value)
-    except Exception:
-        raise _NotPlain from None
-    if coerced is None or coerced is Undefined:
-        raise _NotPlain
-    return coerced
-
-
-# (response key, attribute or None for __typename, kind or type name, whether null is refused)
-_Signature = tuple[tuple[str, str | None, str, bool], ...]
-
-
-@lru_cache(maxsize=256)  # shapes, not operations: a fixed set of documents fits
-def _generate(signature: _Signature) -> Any:
-    """The completion function for one plan shape (source in its `__source__`)."""
-    namespace: dict[str, Any] = {
-        "NotPlain": _NotPlain, "slow": _slow, "SETTLED": _SETTLED, "UUID": uuid.UUID,
-        "datetime": datetime, "date": date,
-        "datetime_isoformat": datetime.isoformat, "date_isoformat": date.isoformat,
-    }
-    body: list[str] = []
-    entries: list[str] = []
-    for i, (key, attribute, kind, required) in enumerate(signature):
-        if attribute is None:
-            entries.append(f"{key!r}: {kind!r}")
-            continue
-        v = f"v{i}"
-        entries.append(f"{key!r}: {v}")
-        if (
-            type(attribute) is str and attribute.isascii() and attribute.isidentifier()
-            and not iskeyword(attribute)
-        ):
-            body.append(f"{v} = item.{attribute}")
-        else:
-            namespace[f"A{i}"] = attribute
-            body.append(f"{v} = getattr(item, A{i})")
-        slow = f"{v} = slow({v}, C{i}, {bool(required)}, is_awaitable)"
-        branches = _FAST[kind]
-        for n, (condition, answer) in enumerate(branches):
-            body.append(f"{'elif' if n else 'if'} {condition.format(v=v)}:")
-            body += ["    " + line for line in (answer or "pass").format(v=v).splitlines()]
-        if required:
-            body += ["else:", "    " + slow] if branches else [slow]
-        else:
-            body += [f"{'elif' if branches else 'if'} {v} is not None:", "    " + slow]
-    coerces = "".join(f"C{i}, " for i in range(len(signature)))
-    source = "\n".join([
-        "def complete(items, non_null, is_type_of, info, is_awaitable, coerces):",
-        f"    ({coerces}) = coerces",
-        "    completed = []",
-        "    append = completed.append",
-        "    for item in items:",
-        "        if item is None:",
-        "            if non_null:",
-        "                raise NotPlain",
-        "            append(None)",
-        "            continue",
-        "        try:",
-        "            if is_type_of is not None and is_type_of(item, info) is not True:",
-        "                raise NotPlain  # refused, or an awaitable answer: the general path decides",
-        *("            " + line for line in body),
-        "        except Exception:  # a read or a coercion failed: the general path reports it",
-        "            raise NotPlain from None",
-        "        append({" + ", ".join(entries) + "})",
-        "    return completed",
-    ])
-    exec(compile(source, "<plain list completion>", "exec"), namespace)  # noqa: S102
-    complete = namespace["complete"]
-    complete.__source__ = source
-    return complete
-
-
-class _Plan:
-    """A plan's entries, their coercions and the generated function that completes its items."""
-
-    __slots__ = ("coerces", "complete", "entries")
-
-    def __init__(self, entries: list[_Entry], complete: Any) -> None:
-        self.entries = entries
-        self.coerces = tuple(coerce for _, _, coerce, _ in entries)
-        self.complete = complete
-
-    @classmethod
-    def of(cls, entries: list[_Entry]) -> _Plan | None:
-        """The plan, or None (the general path) for a response key or type name that is not
-        an exact str, the only kind written into source."""
-        signature = []
-        for key, attribute, coerce, required in entries:
-            if type(key) is not str or (attribute is None and type(coerce) is not str):
+    def _object_node(
+        self, object_type: GraphQLObjectType, field_details_list: FieldDetailsList,
+        required: bool, root: bool, budget: list[int],
+    ) -> TreeNode | None:
+        """The tree node of an object's selection (see schema/plain_codegen.py), or None when
+        the selection is not a plain subtree. `budget`: [depth, fields] so far."""
+        is_type_of = object_type.is_type_of
+        if is_type_of is not None and not root and not _ignores_info(is_type_of):
+            return None  # it may read the resolve info of its field, which a subtree has not
+        fields = self._basic_fields(object_type, field_details_list)
+        if fields is None:
+            return None
+        budget[1] += len(fields)
+        if budget[1] > MAX_TREE_FIELDS:
+            return None
+        entries: list[tuple[str, str | None, Any]] = []
+        for response_key, attribute, field in fields:
+            if attribute is None:
+                entries.append((response_key, None, field))
+                continue
+            field_def, details = field
+            node = self._value_node(field_def, field_def.type, details, budget)
+            if node is None:
                 return None
-            kind = coerce if attribute is None else _kind(coerce)
-            signature.append((key, attribute, kind, required))
-        return cls(entries, _generate(tuple(signature)))
+            entries.append((response_key, attribute, node))
+        return ("object", tuple(entries), is_type_of, required)
+
+    def _value_node(
+        self, field_def: GraphQLField, field_type: GraphQLOutputType,
+        details: FieldDetailsList, budget: list[int],
+    ) -> TreeNode | None:
+        required = isinstance(field_type, GraphQLNonNull)
+        of_type = field_type.of_type if required else field_type
+        if is_leaf_type(of_type):
+            return ("leaf", of_type.coerce_output_value, required)
+        if budget[0] >= MAX_TREE_DEPTH:
+            return None
+        budget[0] += 1
+        try:
+            if isinstance(of_type, GraphQLList):
+                item = self._value_node(field_def, of_type.of_type, details, budget)
+                return None if item is None else ("list", item, required)
+            if isinstance(of_type, GraphQLObjectType):
+                return self._object_node(of_type, details, required, False, budget)
+            return None  # an interface or a union: the general path resolves its type
+        finally:
+            budget[0] -= 1
 
 
 def _complete_plain(
@@ -332,3 +360,24 @@ def _complete_plain(
     object_type: GraphQLObjectType, info: GraphQLResolveInfo, is_awaitable: Any,
 ) -> list[Any]:
     return plan.complete(items, non_null, object_type.is_type_of, info, is_awaitable, plan.coerces)
+
+
+def _complete_tree(tree: _Tree, value: Any, info: GraphQLResolveInfo, is_awaitable: Any) -> Any:
+    return tree.complete(value, info, is_awaitable, tree.consts)
+
+
+def _complete_tree_items(
+    tree: _Tree, items: list[Any] | tuple[Any, ...], non_null: bool,
+    info: GraphQLResolveInfo, is_awaitable: Any,
+) -> list[Any]:
+    """A list of plain subtrees; a null item as the general path completes it (an error or an
+    awaitable item is refused by the tree's function)."""
+    completed: list[Any] = []
+    for item in items:
+        if item is None:
+            if non_null:
+                raise _NotPlain
+            completed.append(None)
+        else:
+            completed.append(_complete_tree(tree, item, info, is_awaitable))
+    return completed

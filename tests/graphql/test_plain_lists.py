@@ -331,13 +331,23 @@ async def test_the_resume_context_is_completed_by_the_shortcut_with_the_same_ans
         completed.append(len(items))
         return answer
 
+    trees: list[str] = []
+    real_tree = execution._complete_tree
+
+    def tree_spy(tree: Any, value: Any, info: Any, *args: Any) -> Any:
+        answer = real_tree(tree, value, info, *args)
+        trees.append(info.field_name)
+        return answer
+
     monkeypatch.setattr(execution, "_complete_plain", spy)
+    monkeypatch.setattr(execution, "_complete_tree", tree_spy)
     got = await run()
-    assert completed == [1, 2]  # the artifacts and the variables
-    monkeypatch.setattr(
-        PlainListExecutor, "complete_list_value",
-        StrawberryGraphQLCoreExecutionContext.complete_list_value,
-    )
+    # The whole context (its artifacts and variables included) is one plain subtree.
+    assert (completed, trees) == ([], ["resumeContext"])
+    for method in ("complete_list_value", "complete_object_value"):
+        monkeypatch.setattr(
+            PlainListExecutor, method, getattr(StrawberryGraphQLCoreExecutionContext, method)
+        )
     assert got == await run()
     text, errors = got
     assert errors is None
