@@ -61,11 +61,22 @@ class Mid:
 
 
 @strawberry.type
+class Tagged:
+    label: str
+
+    @classmethod
+    def is_type_of(cls, obj: Any, info: Any) -> bool:  # reads the resolve info of its field
+        return isinstance(obj, cls) and info.field_name != "refused"
+
+
+@strawberry.type
 class Top:
     title: str
     data: JSON | None
     mid: Mid | None
     mids: list[Mid]
+    tagged: Tagged | None = None
+    refused: Tagged | None = None
 
 
 class Pending:  # an awaitable value: the general path awaits it
@@ -100,10 +111,17 @@ def mid(i: int, **kw: Any) -> Mid:
 
 def top(**kw: Any) -> Top:
     values: dict[str, Any] = dict(
-        title="top", data={"k": [1, {"x": None}]}, mid=mid(1), mids=[mid(2), mid(3)]
+        title="top", data={"k": [1, {"x": None}]}, mid=mid(1), mids=[mid(2), mid(3)],
+        tagged=Tagged(label="t"), refused=Tagged(label="r"),
     )
     values.update(kw)
     return Top(**values)
+
+
+class MidError(Exception):  # an exception as a value, with every attribute a Mid has
+    def __init__(self) -> None:
+        super().__init__("no mid")
+        self.__dict__.update(vars(mid(1)))
 
 
 class NotALeaf:
@@ -146,6 +164,7 @@ CASES: dict[str, Any] = {
     "is_type_of refuses in a list": lambda: _with("mid.leaves.0", NotALeaf()),
     "an exception as a value": lambda: _with("mid.leaf.when", ValueError("no time")),
     "an exception as an object": lambda: _with("mid.leaf", ValueError("no leaf")),
+    "an exception with the object's attributes": lambda: _with("mid", MidError()),
     "an exception as a list": lambda: _with("mid.leaves", ValueError("no leaves")),
     "a str where a list is due": lambda: _with("mid.must.tags", "abc"),
     "a set where a list is due": lambda: _with("mid.must.tags", {"only"}),
@@ -280,6 +299,15 @@ async def test_values_the_general_path_must_answer(case: str, field: str, comple
         assert field in completed
     else:  # an error, an awaitable or an iterable of another kind: the general path answers
         assert field not in completed or field == "tops"  # (tops: the item that is fine)
+
+
+async def test_an_is_type_of_of_its_own_is_called_with_its_field(completed: list[str]) -> None:
+    """Below the subtree's root there is no resolve info: an object type with an is_type_of
+    other than Strawberry's (which may read it) is completed by the general path."""
+    _, errors = await _compare("{ top { title tagged { label } refused { label } } }", None)
+    assert errors == [("Expected value of type 'Tagged' but got: <Tagged instance>.",
+                       ["top", "refused"])]
+    assert completed == ["tagged"]  # the root of its own subtree, with its own field's info
 
 
 async def test_errors_are_reported_at_their_exact_paths() -> None:
