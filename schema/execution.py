@@ -1,4 +1,4 @@
-"""How operations execute: graphql-core's executor, with one shortcut for lists of plain objects.
+"""How operations execute: graphql-core's executor, with shortcuts for plain objects and lists.
 
 A resume context answers ~30 artifacts × ~20 fields. graphql-core completes every one of those
 ~600 fields on its own: a resolve-info object, the resolver, an awaitable check and a leaf
@@ -19,6 +19,18 @@ null where the schema says non-null, a value the scalar refuses, an attribute or
 before). tests/graphql/test_plain_lists.py compares answers of both
 paths (aliases, fragments, @skip/@include, __typename, nulls, errors, every scalar kind);
 tests/graphql/test_plain_codegen.py compares the generated functions with the interpreted loop.
+
+`complete_object_value` does the same for a whole "plain subtree": an object whose selected
+fields are all basic fields that are leaves, lists of leaves, plain objects or lists of plain
+objects, at any depth (a resume context, its artifacts, variables and state configuration) is
+completed by one generated function (`_generate_tree`), with the same rules at every level
+(null and non-null, `is_type_of`, coercions, key order) and the same giving up: a resolver or
+arguments anywhere, an interface or a union, a directive other than @skip/@include, an
+`is_type_of` of a type's own below the root (it may read its field's resolve info, which the
+subtree has not), a value of another kind (an error, an awaitable, an iterable that is not a
+list or tuple). A tree plan is per operation, and shared by the operations of one parsed
+document when the document has no directive (then its selections do not depend on the
+variables). tests/graphql/test_plain_objects.py compares answers with the general path.
 """
 
 from __future__ import annotations
