@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import functools
+import types
+import typing
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+from tortoise import fields as tf
+from tortoise import timezone as tz
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
@@ -14,10 +21,12 @@ from app.services.commands import RegisterArtifact, UpdateArtifact
 from app.services.common import (
     EVENT_COLUMN_TYPES,
     EVENT_COLUMNS,
-    event_values,
+    event_db_values,
+    event_fields,
     integrity_kind,
     parse_uuid,
     record_event,
+    saved_instance,
     utcnow,
 )
 from app.services.concurrency import check_version
@@ -90,11 +99,10 @@ async def register_artifact(*, actor: Actor, build_id: str, command: RegisterArt
     return artifact
 
 
-def _registered_data(artifact: Artifact) -> dict:
-    return {"after": {"artifact_name": artifact.artifact_name,
-                      "artifact_type": artifact.artifact_type,
-                      "state_code": artifact.state_code,
-                      "artifact_path": artifact.artifact_path}}
+def _registered_data(artifact: Artifact | dict[str, Any]) -> dict:
+    a = artifact if isinstance(artifact, dict) else vars(artifact)
+    return {"after": {"artifact_name": a["artifact_name"], "artifact_type": a["artifact_type"],
+                      "state_code": a["state_code"], "artifact_path": a["artifact_path"]}}
 
 
 # The hottest write, on PostgreSQL: ONE statement, sent in autocommit when no transaction is
@@ -108,12 +116,12 @@ def _registered_data(artifact: Artifact) -> dict:
 #      error, so a caller's transaction stays usable without a savepoint (a SAVEPOINT and its
 #      RELEASE would be two more round trips) and the follow-up read names the existing id;
 #   e: the event row, only for an inserted artifact (a refusal consumes no event id), with the
-#      columns and values `record_event` writes (`event_values`), its project the build's;
+#      columns and values `record_event` writes (`event_fields`, `event_db_values`), its
+#      project the build's;
 #   and the NOTIFY of the event id, as `record_event` sends it.
-# The values are the ORM's own: `Artifact(...)` applies defaults and conversions, each field's
-# `to_db_value` validates and encodes (auto_now fields take the time there), as
-# `Artifact.create` would; tests/services/test_perf_write_artifact.py compares both rows with
-# what the ORM path writes.
+# The values are the ORM's own, planned once per column (`_plan_register`) instead of running
+# `Artifact(...)` and every `to_db_value` per call; tests/services/test_perf_write_artifact.py
+# and test_write_values.py compare both rows and the returned model with what the ORM writes.
 _PG_COLUMNS = (
     ("id", "uuid"), ("build_id", "uuid"), ("state_code", "int"), ("artifact_name", "varchar"),
     ("artifact_type", "varchar"), ("artifact_path", "text"), ("storage_backend", "varchar"),
@@ -153,16 +161,107 @@ def _pg_register_sql() -> str:
 _PG_REGISTER = _pg_register_sql()
 
 
+# Fields whose `to_db_value` and `to_python_value` are the identity for a value already of
+# their `field_type` that passes their validators (Field's own conversions, not overridden).
+_PLAIN_FIELDS = (tf.CharField, tf.TextField, tf.IntField, tf.BigIntField, tf.BooleanField)
+
+
+@dataclass(frozen=True)
+class _RegisterPlan:
+    """How each artifact column gets its value on the fast path, decided once from the model's
+    fields and the command's declaration (what `Artifact(...)` + `to_db_value` would do)."""
+
+    columns: tuple[str, ...]  # _PG_COLUMNS' names, in order
+    fixed: dict[str, Any]  # immutable defaults (version) and NULLs (deleted_at, ...)
+    factories: tuple[tuple[str, Callable[[], Any]], ...]  # callable defaults: the uuid4 id
+    auto_now: tuple[tuple[str, int, tf.DatetimeField], ...]  # created_at, updated_at, in order
+    to_python: tuple[tuple[str, Callable[[Any], Any]], ...]  # command values it converts
+    to_db: tuple[tuple[int, Callable[[Any, Any], Any]], ...]  # (position, field.to_db_value)
+
+
+@functools.cache  # at first use: Tortoise.init adds the foreign key's build_id field
+def _plan_register() -> _RegisterPlan:
+    """Read off `Artifact._meta.fields_map` and `RegisterArtifact.model_fields`: a command field
+    of a plain field (text, integer, boolean) is sent as pydantic validated it when the
+    declaration proves the ORM's conversion and validators are the identity (same type, NULL
+    only where the column allows it, max_length within the column's); any other command field
+    (datetime: `to_python_value` moves it to the configured zone; JSON; UUID) goes through the
+    field's own `to_python_value`/`to_db_value`; a column the command lacks takes the field's
+    default as `Model.__init__` gives it. A column this cannot place is an import error, not a
+    silently different row."""
+    fields = Artifact._meta.fields_map
+    declared = RegisterArtifact.model_fields
+    columns = tuple(c for c, _ in _PG_COLUMNS)
+    fixed: dict[str, Any] = {}
+    factories, auto_now, to_python, to_db = [], [], [], []
+    for position, column in enumerate(columns):
+        field = fields[column]
+        if column == "build_id":
+            to_db.append((position, field.to_db_value))
+        elif column in declared:
+            if type(field) in _PLAIN_FIELDS:
+                _check_plain(column, field, declared[column])
+            else:
+                to_python.append((column, field.to_python_value))
+                to_db.append((position, field.to_db_value))
+        elif isinstance(field, tf.DatetimeField) and (field.auto_now or field.auto_now_add):
+            auto_now.append((column, position, field))
+        elif callable(field.default):
+            factories.append((column, field.default))
+            to_db.append((position, field.to_db_value))
+        elif field.has_db_default():
+            raise TypeError(f"register plan: {column} has a database default")
+        elif (field.default is None and field.null) or (
+                type(field) in _PLAIN_FIELDS and isinstance(field.default, field.field_type)):
+            fixed[column] = field.default  # immutable: Model.__init__ does not copy it either
+        else:
+            raise TypeError(f"register plan: no rule for the column {column}")
+    return _RegisterPlan(columns, fixed, tuple(factories), tuple(auto_now), tuple(to_python),
+                         tuple(to_db))
+
+
+def _check_plain(column: str, field: tf.Field, declared: Any) -> None:
+    kinds = set(typing.get_args(declared.annotation)) if isinstance(
+        declared.annotation, types.UnionType) else {declared.annotation}
+    limit = min((m.max_length for m in declared.metadata
+                 if getattr(m, "max_length", None) is not None), default=None)
+    column_limits = [getattr(v, "max_length", None) for v in field.validators]
+    if (kinds - {type(None)} != {field.field_type}
+            or (type(None) in kinds and not field.null)
+            or any(c is None or limit is None or limit > c for c in column_limits)):
+        raise TypeError(f"register plan: RegisterArtifact.{column} is not proven to pass "
+                        f"{type(field).__name__} unchanged")
+
+
+def _artifact_row(build_uuid: uuid.UUID, command: RegisterArtifact) -> tuple[dict, list]:
+    """The artifact's attribute values (Python form) and its `_PG_COLUMNS` values (as the ORM
+    sends them), per `_plan_register()`."""
+    plan = _plan_register()
+    row = command.model_dump()
+    for column, convert in plan.to_python:
+        row[column] = convert(row[column])
+    row["build_id"] = build_uuid
+    row.update(plan.fixed)
+    for column, factory in plan.factories:
+        row[column] = factory()
+    values = [row.get(c) for c in plan.columns]  # auto_now columns: placed below
+    for column, position, field in plan.auto_now:  # each its own now, as in to_db_value
+        values[position] = now = tz.localtime()
+        row[column] = field.to_python_value(now)
+    for position, to_db_value in plan.to_db:
+        values[position] = to_db_value(values[position], Artifact)
+    return row, values
+
+
 async def _register_on_postgres(actor: Actor, build_id: str, command: RegisterArtifact) -> Artifact:
     actor.require("read")  # what get_build checks on the other path (write implies it anyway)
     build_uuid = parse_uuid(build_id, "build")
-    artifact = Artifact(build_id=build_uuid, **command.model_dump())
-    fields = Artifact._meta.fields_map
-    values = [fields[c].to_db_value(getattr(artifact, c), artifact) for c, _ in _PG_COLUMNS]
-    _, event_row = event_values(
-        actor, "artifact.registered", target_type="artifact", target_id=artifact.id,
-        project_id=None, build_id=build_uuid, data=_registered_data(artifact),
+    row, values = _artifact_row(build_uuid, command)
+    event = event_fields(
+        actor, "artifact.registered", target_type="artifact", target_id=row["id"],
+        project_id=None, build_id=build_uuid, data=_registered_data(row),
     )
+    _, event_row = event_db_values(event)
     values += [v for c, v in zip(EVENT_COLUMNS, event_row) if c not in _PG_EVENT_FROM_BUILD]
     db = Artifact._meta.db  # the open transaction's connection if there is one, else the pool
     try:
@@ -174,8 +273,7 @@ async def _register_on_postgres(actor: Actor, build_id: str, command: RegisterAr
     if rows[0][0] is None:  # the live name is taken: nothing was written
         raise _duplicate(command.artifact_name,
                          await _live_duplicate(build_uuid, command.artifact_name))
-    artifact._saved_in_db = True
-    return artifact
+    return saved_instance(Artifact, row)
 
 
 async def get_artifact(*, actor: Actor, build_id: str, artifact_id: str) -> Artifact:

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar
 
+from tortoise import timezone as tz
 from tortoise.exceptions import IntegrityError
+from tortoise.models import Model
 
 from app.services.actor import Actor
 from app.services.errors import Conflict, NotFound
 from db.models import Event
+
+M = TypeVar("M", bound=Model)
 
 
 def utcnow() -> datetime:
@@ -38,7 +42,7 @@ def parse_uuids(values: list[str] | list[uuid.UUID]) -> list[uuid.UUID]:
     return out
 
 
-async def record_event(
+def event_fields(
     actor: Actor,
     action: str,
     *,
@@ -48,55 +52,58 @@ async def record_event(
     build_id: uuid.UUID | None = None,
     reason: str | None = None,
     data: dict[str, Any] | None = None,
-) -> Event:
-    """Write the audit row of a change; call inside the change's transaction."""
+) -> dict[str, Any]:
+    """The fields of a change's event row (all but id and created_at): the one definition that
+    `record_event` on both databases and the statements that write their event row themselves
+    (register artifact) use."""
+    return {"actor": actor.name, "action": action, "target_type": target_type,
+            "target_id": str(target_id), "project_id": project_id, "build_id": build_id,
+            "request_id": actor.request_id, "reason": reason, "data": data or {}}
+
+
+async def record_event(actor: Actor, action: str, **what: Any) -> Event:
+    """Write the audit row of a change (`event_fields` names what it takes); call inside the
+    change's transaction."""
+    fields = event_fields(actor, action, **what)
     db = Event._meta.db
-    if db.capabilities.dialect == "postgres":
-        # The row and its NOTIFY in one statement (one round trip): delivered to listeners at
-        # commit, in commit order (app.services.live fans it out); the payload is the event id.
-        event, values = event_values(
-            actor, action, target_type=target_type, target_id=target_id, project_id=project_id,
-            build_id=build_id, reason=reason, data=data,
-        )
-        _, rows = await db.execute_query(_PG_EVENT, values)
-        event.id = rows[0][0]
-        event._saved_in_db = True
-        return event
-    event = await Event.create(
-        actor=actor.name,
-        action=action,
-        target_type=target_type,
-        target_id=str(target_id),
-        project_id=project_id,
-        build_id=build_id,
-        request_id=actor.request_id,
-        reason=reason,
-        data=data or {},
-    )
-    return event
+    if db.capabilities.dialect != "postgres":
+        return await Event.create(**fields)
+    # The row and its NOTIFY in one statement (one round trip): delivered to listeners at
+    # commit, in commit order (app.services.live fans it out); the payload is the event id.
+    created_at, values = event_db_values(fields)
+    _, rows = await db.execute_query(_PG_EVENT, values)
+    return saved_instance(Event, {**fields, "created_at": created_at, "id": rows[0][0]})
 
 
-def event_values(
-    actor: Actor,
-    action: str,
-    *,
-    target_type: str,
-    target_id: Any,
-    project_id: str | None = None,
-    build_id: uuid.UUID | None = None,
-    reason: str | None = None,
-    data: dict[str, Any] | None = None,
-) -> tuple[Event, list[Any]]:
-    """The event row `record_event` writes on PostgreSQL, unsaved, and its `EVENT_COLUMNS`
-    values as the ORM sends them (`to_db_value`: created_at is taken here, data is JSON text).
-    Shared with the statements that write their event row themselves (register artifact)."""
-    event = Event(
-        actor=actor.name, action=action, target_type=target_type, target_id=str(target_id),
-        project_id=project_id, build_id=build_id, request_id=actor.request_id,
-        reason=reason, data=data or {},
-    )
-    fields = Event._meta.fields_map
-    return event, [fields[c].to_db_value(getattr(event, c), event) for c in EVENT_COLUMNS]
+_EVENT_FIELDS = Event._meta.fields_map
+_EVENT_CREATED_AT = _EVENT_FIELDS["created_at"]
+
+
+def event_db_values(fields: dict[str, Any]) -> tuple[datetime, list[Any]]:
+    """The event's `EVENT_COLUMNS` values as the ORM sends them, without an `Event` instance:
+    created_at taken now as the ORM takes an auto_now_add field (`tortoise.timezone.localtime`,
+    the configured zone; returned too, in the model's Python form), the others through their
+    field's own `to_db_value` (its validators, UUID as text, data as the JSONField's JSON)."""
+    now = tz.localtime()
+    values = [now]
+    for column in EVENT_COLUMNS[1:]:
+        values.append(_EVENT_FIELDS[column].to_db_value(fields[column], Event))
+    return _EVENT_CREATED_AT.to_python_value(now), values
+
+
+def saved_instance(model: type[M], values: dict[str, Any]) -> M:
+    """A model instance as `model.create(...)` leaves it after its INSERT, from `values` already
+    in their Python form (every field by attribute name; a foreign key by its `<name>_id`):
+    the state `Model.__init__` + `save()` set (`_saved_in_db`, not partial, no custom generated
+    pk, no pending async default), without their per-field work. Like Tortoise's own
+    `_init_from_db` and `construct`, it writes the instance dict directly (Model.__setattr__
+    only validates relation objects and pops async defaults: neither applies here)."""
+    instance = model.__new__(model)
+    instance.__dict__.update(_SAVED_STATE, _await_when_save={}, **values)
+    return instance
+
+
+_SAVED_STATE = {"_partial": False, "_saved_in_db": True, "_custom_generated_pk": False}
 
 
 EVENT_COLUMNS = ("created_at", "actor", "action", "target_type", "target_id", "project_id",

@@ -23,9 +23,13 @@ from app.services.commands import RegisterArtifact
 from app.services.errors import Conflict, NotFound
 from db.models import Artifact, Event
 from tests import factories as f
+from tests.services.test_write_values import COMMANDS, _same, frozen_clock  # noqa: F401
 from tests.conftest import PG_ADMIN_DSN
 
 _COLUMNS = tuple(ArtifactOut.model_fields) + ("deleted_reason", "storage_deleted_at")
+# Every column of both rows, by attribute name (the foreign key by its build_id).
+_ALL_ARTIFACT = tuple(Artifact._meta.fields_db_projection)
+_ALL_EVENT = tuple(Event._meta.fields_db_projection)
 
 
 def _command(name: str) -> RegisterArtifact:
@@ -222,3 +226,36 @@ async def test_notify_payload_is_the_event_id(database, backend, writer) -> None
         assert heard.empty()  # nothing for the refused one
     finally:
         await conn.close()
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+async def test_every_column_of_both_rows_is_the_orms(database, frozen_clock, writer,
+                                                     name) -> None:
+    """Each input (all optional fields, none, edge values, other zones and JSON) registered by
+    the service and by the ORM path (`Artifact.create` + `record_event` in a transaction, what
+    SQLite runs) into two builds of one project, at the same frozen instant: read back, every
+    column of the artifact and of its event is equal and of the same type, but the ids and what
+    names the build."""
+    pid = await f.project(writer, with_states=False)
+    fast_build, orm_build = await f.build(writer, pid), await f.build(writer, pid)
+    command = RegisterArtifact.model_validate(COMMANDS[name])
+    fast = await artifacts.register_artifact(actor=writer, build_id=str(fast_build.id),
+                                             command=command)
+    async with in_transaction():
+        orm = await Artifact.create(build_id=orm_build.id, **command.model_dump())
+        await record_event(writer, "artifact.registered", target_type="artifact",
+                           target_id=orm.id, project_id=pid, build_id=orm_build.id,
+                           data=artifacts._registered_data(orm))
+    stored, reference = await Artifact.get(id=fast.id), await Artifact.get(id=orm.id)
+    for column in _ALL_ARTIFACT:
+        if column not in ("id", "build_id"):
+            assert _same(getattr(stored, column), getattr(reference, column)), column
+            assert _same(getattr(fast, column), getattr(orm, column)), column
+    assert (stored.build_id, reference.build_id) == (fast_build.id, orm_build.id)
+    (fast_event,) = await Event.filter(target_id=str(fast.id))
+    (orm_event,) = await Event.filter(target_id=str(orm.id))
+    for column in _ALL_EVENT:
+        if column not in ("id", "target_id", "build_id"):
+            assert _same(getattr(fast_event, column), getattr(orm_event, column)), column
+    assert (fast_event.build_id, orm_event.build_id) == (fast_build.id, orm_build.id)
+    assert isinstance(fast_event.build_id, uuid.UUID) and fast_event.created_at == stored.created_at
