@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timezone
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Required, TypedDict, TypeVar
 
 from tortoise import timezone as tz
 from tortoise.exceptions import IntegrityError
@@ -13,6 +13,9 @@ from tortoise.models import Model
 from app.services.actor import Actor
 from app.services.errors import Conflict, NotFound
 from db.models import Event
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 M = TypeVar("M", bound=Model)
 
@@ -42,26 +45,34 @@ def parse_uuids(values: list[str] | list[uuid.UUID]) -> list[uuid.UUID]:
     return out
 
 
-def event_fields(
-    actor: Actor,
-    action: str,
-    *,
-    target_type: str,
-    target_id: Any,
-    project_id: str | None = None,
-    build_id: uuid.UUID | None = None,
-    reason: str | None = None,
-    data: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+class EventWhat(TypedDict, total=False):
+    """What a change's event names besides its actor and action (the keywords of
+    `event_fields` and `record_event`)."""
+
+    target_type: Required[str]
+    target_id: Required[Any]
+    project_id: str | None
+    build_id: uuid.UUID | None
+    reason: str | None
+    data: dict[str, Any] | None
+
+
+_EVENT_WHAT = frozenset(EventWhat.__required_keys__ | EventWhat.__optional_keys__)
+
+
+def event_fields(actor: Actor, action: str, **what: Unpack[EventWhat]) -> dict[str, Any]:
     """The fields of a change's event row (all but id and created_at): the one definition that
     `record_event` on both databases and the statements that write their event row themselves
     (register artifact) use."""
-    return {"actor": actor.name, "action": action, "target_type": target_type,
-            "target_id": str(target_id), "project_id": project_id, "build_id": build_id,
-            "request_id": actor.request_id, "reason": reason, "data": data or {}}
+    if unknown := what.keys() - _EVENT_WHAT:  # as an explicit signature would refuse them
+        raise TypeError(f"event_fields() got unexpected keyword arguments {sorted(unknown)}")
+    return {"actor": actor.name, "action": action, "target_type": what["target_type"],
+            "target_id": str(what["target_id"]), "project_id": what.get("project_id"),
+            "build_id": what.get("build_id"), "request_id": actor.request_id,
+            "reason": what.get("reason"), "data": what.get("data") or {}}
 
 
-async def record_event(actor: Actor, action: str, **what: Any) -> Event:
+async def record_event(actor: Actor, action: str, **what: Unpack[EventWhat]) -> Event:
     """Write the audit row of a change (`event_fields` names what it takes); call inside the
     change's transaction."""
     fields = event_fields(actor, action, **what)

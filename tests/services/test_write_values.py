@@ -149,3 +149,15 @@ async def test_recorded_event_is_what_create_returns(database, frozen_clock, wri
             assert type(mine["id"]) is int and mine["id"] < theirs["id"]
         else:
             assert _same(mine[attribute], theirs[attribute]), attribute
+
+
+def test_event_fields_refuse_unknown_keywords() -> None:
+    import pytest
+
+    from app.services.actor import Actor
+    from app.services.common import event_fields
+
+    actor = Actor(name="someone", scopes=frozenset({"write"}))
+    assert event_fields(actor, "x.done", target_type="build", target_id=1)["target_id"] == "1"
+    with pytest.raises(TypeError, match="target"):
+        event_fields(actor, "x.done", target_type="build", target_id=1, targt="typo")
