@@ -159,5 +159,5 @@ def test_event_fields_refuse_unknown_keywords() -> None:
 
     actor = Actor(name="someone", scopes=frozenset({"write"}))
     assert event_fields(actor, "x.done", target_type="build", target_id=1)["target_id"] == "1"
-    with pytest.raises(TypeError, match="target"):
+    with pytest.raises(TypeError, match="targt"):
         event_fields(actor, "x.done", target_type="build", target_id=1, targt="typo")
