@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.services import idempotency
 from app.services.errors import Conflict, ValidationFailed
+from app.middleware import replaying
 from app.settings import Settings
 from app.unavailable import UNAVAILABLE, unavailable
 
@@ -58,7 +59,7 @@ class IdempotencyMiddleware:
             async def buffered(message: Message) -> None:
                 messages.append(message)
 
-            await self.app(scope, _replaying(body, receive), buffered)
+            await self.app(scope, replaying(body, receive), buffered)
             start = next((m for m in messages if m["type"] == "http.response.start"), None)
             status = start["status"] if start else 500
             answer = b"".join(
@@ -115,19 +116,6 @@ async def _read_body(receive: Receive) -> bytes:
         if not message.get("more_body", False):
             break
     return b"".join(chunks)
-
-
-def _replaying(body: bytes, receive: Receive) -> Receive:
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
 
 
 async def _replay(send: Send, replay: idempotency.Answer) -> None:

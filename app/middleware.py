@@ -164,3 +164,17 @@ class SqlCountMiddleware:
                 await send(message)
 
             await self.app(scope, receive, send_with_count)
+
+
+def replaying(body: bytes, receive: Receive) -> Receive:
+    """The request's receive with its body, already read, delivered again first."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay

@@ -9,11 +9,12 @@ import orjson
 from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLRequestData
 
+from app.middleware import replaying
 from app.settings import Settings
 from schema.context import Context
 from schema.schema import schema
@@ -80,7 +81,7 @@ class BuildstateGraphQL(GraphQL[Context, None]):
         body = await request.body()
         data = _fast_request_data(body)
         if data is None:
-            await super().__call__(scope, _replaying(body, receive), send)
+            await super().__call__(scope, replaying(body, receive), send)
             return
 
         try:
@@ -200,20 +201,6 @@ def _fast_request_data(body: bytes) -> GraphQLRequestData | None:
         query=query, variables=variables, operation_name=operation_name,
         extensions=extensions, protocol="http",
     )
-
-
-def _replaying(body: bytes, receive: Receive) -> Receive:
-    """The request's receive with its body, already read, delivered again first."""
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
 
 
 def create_graphql_app(settings: Settings) -> BuildstateGraphQL:
