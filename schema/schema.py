@@ -273,3 +273,8 @@ schema = BuildstateSchema(
     # metrics, database-error codes, masking and request ids (schema/operation.py).
     extensions=PIPELINE,
 )
+
+# Mutation fields resolved without Strawberry's per-request wrapper (schema/mutations/direct.py).
+from schema.mutations.direct import install as install_direct_resolvers  # noqa: E402
+
+install_direct_resolvers(schema)
