@@ -11,6 +11,7 @@ from starlette.authentication import (
     BaseUser,
 )
 from starlette.requests import HTTPConnection
+from starlette.types import Scope
 
 from app.services.actor import Actor
 from app.services.errors import Unauthenticated
@@ -57,6 +58,29 @@ def credentials_of(headers: dict[str, str] | object) -> tuple[str | None, str | 
     return key, bearer
 
 
+def credentials_in(raw: list[tuple[bytes, bytes]]) -> tuple[str | None, str | None]:
+    """`credentials_of(Headers(raw=raw))` read straight from the ASGI header list: the first
+    `x-api-key` and `authorization` headers, as Starlette's Headers.get returns them (names are
+    lower-case in ASGI; values latin-1), without building Headers and scanning it four times.
+    tests/hardening/test_h4_gate.py compares the two."""
+    key = authorization = None
+    for name, value in raw:
+        if name == b"x-api-key":
+            if key is None:
+                key = value
+        elif name == b"authorization":
+            if authorization is None:
+                authorization = value
+    bearer = None
+    if authorization:
+        scheme, _, value = authorization.decode("latin-1").partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise Unauthenticated("Authorization header must be 'Bearer <token>'")
+        bearer = value.strip()
+    # credentials_of's `get(...) or get(...)`: an empty key header is read twice, still "".
+    return (key.decode("latin-1") if key is not None else None), bearer
+
+
 async def resolve_actor(
     key: str | None, bearer: str | None, settings: Settings, request_id: str | None
 ) -> Actor | None:
@@ -76,10 +100,14 @@ class ApiAuthBackend(AuthenticationBackend):
     async def authenticate(self, conn: HTTPConnection) -> tuple[AuthCredentials, BaseUser] | None:
         if conn.scope["type"] == "websocket":
             return None  # GraphQL subscriptions authenticate at connection_init
+        return await self.authenticate_http(conn.scope)
+
+    async def authenticate_http(self, scope: Scope) -> tuple[AuthCredentials, BaseUser]:
+        """An HTTP request's (credentials, user); AuthenticationError for a bad credential."""
         try:
-            key, bearer = credentials_of(conn.headers)
+            key, bearer = credentials_in(scope["headers"])
             actor = await resolve_actor(
-                key, bearer, self.settings, conn.scope.get("state", {}).get("request_id")
+                key, bearer, self.settings, scope.get("state", {}).get("request_id")
             )
         except Unauthenticated as exc:
             raise AuthenticationError(exc.message) from None

@@ -142,16 +142,21 @@ class RateLimitMiddleware:
         self.cost = settings.rate_limit_request_cost
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not self.enabled or scope["path"] in EXEMPT_PATHS:
+        if scope["type"] != "http" or await self.admit(scope, send):
             await self.app(scope, receive, send)
-            return
+
+    async def admit(self, scope: Scope, send: Send) -> bool:
+        """Charge an HTTP request (authenticated already): True to go on; False when it was
+        over the limit and its 429 has been sent. (Also called by app.gate.GateMiddleware.)"""
+        if not self.enabled or scope["path"] in EXEMPT_PATHS:
+            return True
         handle = RateLimitHandle(self.limiter, identity_of(scope))
         scope.setdefault("state", {})["rate_limit"] = handle
         wait = handle.take(self.cost)
         if wait is not None:
             await _too_many(send, wait, graphql=scope["path"] == "/graphql")
-            return
-        await self.app(scope, receive, send)
+            return False
+        return True
 
 
 def graphql_limited_body(seconds: float) -> dict:
