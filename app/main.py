@@ -19,6 +19,7 @@ from swagger_ui_bundle import swagger_ui_path
 from app.auth import ApiAuthBackend
 from app.dashboard import routes as dashboard_routes
 from app.database import close_db, init_db
+from app.gate import GateMiddleware
 from app.idempotency import IdempotencyMiddleware
 from app.logging import configure_logging
 from app.metrics import mark_process_dead
@@ -44,10 +45,12 @@ class _MethodNotAllowed:
 
 
 def create_app(
-    settings: Settings | None = None, *, manage_db: bool = True, fast_routes: bool = True
+    settings: Settings | None = None, *, manage_db: bool = True, fast_routes: bool = True,
+    folded_gate: bool = True,
 ) -> Starlette:
     """Build the application; `manage_db=False` leaves the ORM to the caller (tests);
-    `fast_routes=False` lets FastAPI answer the hot routes too (tests compare both)."""
+    `fast_routes=False` lets FastAPI answer the hot routes too, `folded_gate=False` builds the
+    three middlewares app/gate.py folds into one (tests compare both)."""
     settings = settings or get_settings()
 
     @contextlib.asynccontextmanager
@@ -81,6 +84,16 @@ def create_app(
     rest = create_rest_app(settings)
     rest_mount = Mount("", rest)
     limiter = RateLimiter.from_settings(settings)  # per process: see app/ratelimit.py
+    backend, on_error = ApiAuthBackend(settings), auth_failure_handler(limiter, settings)
+    # Authentication, rate limit, idempotency: one layer (app/gate.py), or the three it folds.
+    gate = [
+        Middleware(GateMiddleware, backend=backend, on_error=on_error, limiter=limiter,
+                   settings=settings),
+    ] if folded_gate else [
+        Middleware(AuthenticationMiddleware, backend=backend, on_error=on_error),
+        Middleware(RateLimitMiddleware, limiter=limiter, settings=settings),
+        Middleware(IdempotencyMiddleware, settings=settings),
+    ]
     app = Starlette(
         routes=[
             # The two hottest REST routes without FastAPI's per-request cost (app/rest/fast.py);
@@ -108,12 +121,7 @@ def create_app(
                     settings.metrics_token.get_secret_value() if settings.metrics_token else None
                 ),
             ),
-            Middleware(
-                AuthenticationMiddleware, backend=ApiAuthBackend(settings),
-                on_error=auth_failure_handler(limiter, settings),
-            ),
-            Middleware(RateLimitMiddleware, limiter=limiter, settings=settings),
-            Middleware(IdempotencyMiddleware, settings=settings),
+            *gate,
         ],
         lifespan=lifespan,
         exception_handlers={StarletteHTTPException: http_error},  # 404/405 as JSON, as in REST

@@ -138,7 +138,7 @@ class BuildstateGraphQL(GraphQL[Context, None]):
         await authenticate_connection(context, self.settings)
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
-        # AuthenticationMiddleware already ran: an Actor, or an anonymous user (no credential).
+        # The gate (app/gate.py) already authenticated: an Actor, or an anonymous user.
         user = request.scope.get("user")
         return Context(
             request=request,
