@@ -56,6 +56,8 @@ def install(schema: Any) -> list[str]:
     if mutation_type is None or converter.exception_handlers:
         return installed  # field exception handlers change the resolver's shape
     for name, graphql_field in mutation_type.fields.items():
+        if hasattr(graphql_field.resolve, "strawberry_resolver"):
+            continue  # installed already
         field = graphql_field.extensions.get(BACKREF)
         plan = _plan(field, converter) if isinstance(field, StrawberryField) else None
         if plan is None:
