@@ -22,7 +22,12 @@ import asyncpg
 from tortoise.backends.asyncpg.client import AsyncpgDBClient, TransactionWrapper
 from tortoise.backends.base.client import NestedTransactionContext, TransactionContextPooled
 from tortoise.connection import get_connections
-from tortoise.exceptions import DBConnectionError, OperationalError, TransactionManagementError
+from tortoise.exceptions import (
+    DBConnectionError,
+    IntegrityError,
+    OperationalError,
+    TransactionManagementError,
+)
 
 from db import sqlcount
 
@@ -95,6 +100,40 @@ class BoundedPool:
             self._pool.acquire(timeout=self.acquire_timeout if timeout is None else timeout)
         )
 
+    async def checkout(self) -> Any:
+        """`await acquire()`, without its deadline machinery when a connection is idle.
+
+        asyncpg's `Pool.acquire(timeout=…)` runs every acquisition under a timeout context (an
+        `asyncio.timeout` with its timer handle, and the frames of `_acquire`, `_acquire_impl`
+        and `wait_for`), though with an idle connection at hand nothing waits. When one is (a
+        holder in the pool's LIFO queue, its connection open and of the pool's current
+        generation, no `setup` callback: `PoolConnectionHolder.acquire` then never suspends),
+        this takes it as `Pool._acquire` does — the top holder off the queue (as the
+        non-suspending `Queue.get` there does: the same order, the same fairness to waiters),
+        the proxy from the holder, the acquire timeout recorded as the release's default — and
+        no deadline is needed. Otherwise (none free, the pool closing or closed, a holder still
+        to connect) it is `acquire()` with its deadline, as before.
+        tests/services/test_h3_pool_checkout.py runs both (limits, deadline, waiters, reset on
+        release, a closed connection, cancellation, a closed pool) and compares."""
+        pool = self._pool
+        queue = pool._queue
+        if not (queue.empty() or pool._closing or pool._closed
+                or not pool._initialized):
+            holder = queue.get_nowait()
+            con = holder._con
+            if (con is not None and not con.is_closed() and holder._setup is None
+                    and holder._generation == pool._generation):
+                try:
+                    proxy = await holder.acquire()
+                except BaseException:  # as Pool._acquire: the holder goes back to the pool
+                    queue.put_nowait(holder)
+                    pool._schedule_min_size_maintenance()
+                    raise
+                holder._timeout = self.acquire_timeout
+                return proxy
+            queue.put_nowait(holder)  # LIFO: back on top, where acquire() takes it first
+        return await _BoundedAcquire(pool.acquire(timeout=self.acquire_timeout))._get()
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._pool, name)
 
@@ -139,7 +178,7 @@ class _SafeTransactionContext(TransactionContextPooled):
 
     async def __aenter__(self):  # type: ignore[override]
         await self.ensure_connection()
-        self.client._connection = await self.client._parent._pool.acquire()
+        self.client._connection = await self.client._parent._pool.checkout()
         self.token = get_connections().set(self.connection_name, self.client)
         try:
             await self.client.begin()
@@ -240,8 +279,76 @@ class BoundedAsyncpgClient(AsyncpgDBClient):
     async def _translate_exceptions(self, func, *args, **kwargs):  # type: ignore[override]
         return await _translate(self, func, *args, **kwargs)
 
+    # The statements sent outside a transaction (every ORM read, the artifact write): Tortoise's
+    # path stacks its `translate_exceptions` decorator, `_translate` and Tortoise's own
+    # `_translate_exceptions`, a `PoolConnectionWrapper` and `_BoundedAcquire` around each one.
+    # `_pooled` is that path in one frame, with the same outcome: the same statement calls as
+    # Tortoise's bodies, the same pool (checkout, release) and the same errors, translated once
+    # (the two translations above are disjoint, so one `except` chain in their order gives the
+    # same result). tests/services/test_h3_pooled_statements.py runs both paths and compares.
+    async def execute_query(self, query: str, values: list | None = None) -> tuple[int, list]:
+        if self._pool is None:  # not connected yet: Tortoise's path creates the pool
+            return await super().execute_query(query, values)
+        return await self._pooled(_query, query, values)
+
+    async def execute_query_dict(self, query: str, values: list | None = None) -> list[dict]:
+        if self._pool is None:
+            return await super().execute_query_dict(query, values)
+        return await self._pooled(_query_dict, query, values)
+
+    async def execute_insert(self, query: str, values: list) -> Any:
+        if self._pool is None:
+            return await super().execute_insert(query, values)
+        return await self._pooled(_insert, query, values)
+
+    async def _pooled(self, run: Any, query: str, values: list | None) -> Any:
+        pool = self._pool
+        try:
+            connection = await pool.checkout()
+            try:
+                self.log.debug("%s: %s", query, values)
+                return await run(connection, query, values)
+            finally:
+                await pool.release(connection)
+        except DBConnectionError:  # DatabaseUnavailable from checkout, already translated
+            raise
+        except asyncpg.DataError as exc:  # Tortoise: OperationalError; `_translate`: InvalidData
+            raise InvalidData(str(exc)) from exc
+        except asyncpg.SyntaxOrAccessError as exc:
+            raise OperationalError(exc) from exc
+        except asyncpg.IntegrityConstraintViolationError as exc:
+            raise IntegrityError(exc) from exc
+        except asyncpg.InvalidTransactionStateError as exc:
+            raise TransactionManagementError(exc) from exc
+        except _UNAVAILABLE as exc:
+            raise DatabaseUnavailable(f"{type(exc).__name__}: {exc}") from exc
+
     def _in_transaction(self) -> TransactionContextPooled:
         return _SafeTransactionContext(BoundedTransactionWrapper(self), self._pool_init_lock)
+
+
+# The bodies of Tortoise 1.1.9's AsyncpgDBClient.execute_query / execute_query_dict /
+# execute_insert (what runs on the acquired connection), for `_pooled`.
+async def _query(connection: Any, query: str, values: list | None) -> tuple[int, list]:
+    params = [query, *values] if values else [query]
+    if query.lstrip().upper().startswith(("UPDATE", "DELETE", "INSERT")):
+        res = await connection.execute(*params)
+        try:
+            rows_affected = int(res.split(" ")[1])
+        except (AttributeError, IndexError, ValueError):
+            rows_affected = 0
+        return rows_affected, []
+    rows = await connection.fetch(*params)
+    return len(rows), rows
+
+
+async def _query_dict(connection: Any, query: str, values: list | None) -> list[dict]:
+    params = [query, *values] if values else [query]
+    return [dict(i) for i in await connection.fetch(*params)]
+
+
+async def _insert(connection: Any, query: str, values: list) -> Any:
+    return await connection.fetchrow(query, *values)
 
 
 client_class = BoundedAsyncpgClient
