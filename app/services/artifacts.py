@@ -83,8 +83,9 @@ def _duplicate(name: str, existing: Artifact | None) -> Conflict:
 async def register_artifact(*, actor: Actor, build_id: str, command: RegisterArtifact) -> Artifact:
     """Record an artifact; its name is unique among the build's live artifacts."""
     actor.require("write")
-    if Artifact._meta.db.capabilities.dialect == "postgres":
-        return await _register_on_postgres(actor, build_id, command)
+    db = Artifact._meta.db  # resolved once (a context lookup): the transaction's or the pool's
+    if db.capabilities.dialect == "postgres":
+        return await _register_on_postgres(db, actor, build_id, command)
     build = await get_build(actor=actor, build_id=build_id)
     try:
         async with in_transaction():
@@ -253,7 +254,9 @@ def _artifact_row(build_uuid: uuid.UUID, command: RegisterArtifact) -> tuple[dic
     return row, values
 
 
-async def _register_on_postgres(actor: Actor, build_id: str, command: RegisterArtifact) -> Artifact:
+async def _register_on_postgres(
+    db: Any, actor: Actor, build_id: str, command: RegisterArtifact
+) -> Artifact:
     actor.require("read")  # what get_build checks on the other path (write implies it anyway)
     build_uuid = parse_uuid(build_id, "build")
     row, values = _artifact_row(build_uuid, command)
@@ -263,8 +266,7 @@ async def _register_on_postgres(actor: Actor, build_id: str, command: RegisterAr
     )
     _, event_row = event_db_values(event)
     values += [v for c, v in zip(EVENT_COLUMNS, event_row) if c not in _PG_EVENT_FROM_BUILD]
-    db = Artifact._meta.db  # the open transaction's connection if there is one, else the pool
-    try:
+    try:  # on `db`: the open transaction's connection if there is one, else the pool
         _, rows = await db.execute_query(_PG_REGISTER, values)
     except IntegrityError as exc:
         raise await _refusal(exc, build_uuid, build_id, command.artifact_name) from None
