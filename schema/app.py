@@ -7,7 +7,7 @@ from pathlib import Path
 
 import orjson
 from cross_web import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
@@ -77,8 +77,10 @@ class BuildstateGraphQL(GraphQL[Context, None]):
             await super().__call__(scope, receive, send)
             return
 
-        request = Request(scope, receive)
-        body = await request.body()
+        body = await read_body(receive)
+        # Replayed: whatever reads the request's body later (none of the resolvers does) gets
+        # the same bytes, as from Request.body's cache.
+        request = Request(scope, replaying(body, receive))
         data = _fast_request_data(body)
         if data is None:
             await super().__call__(scope, replaying(body, receive), send)
@@ -173,6 +175,23 @@ def _fast_headers(headers: list[tuple[bytes, bytes]]) -> bool:
     if content_type not in FAST_CONTENT_TYPES:
         return False
     return accept is None or (b"multipart" not in accept and b"event-stream" not in accept)
+
+
+async def read_body(receive: Receive) -> bytes:
+    """What `Request(scope, receive).body()` returns (its ClientDisconnect too), without the
+    async generator it creates, registers with the loop's hooks and closes for every request:
+    the bodies of the http.request messages up to the last one. Other messages are skipped, as
+    Request.stream skips them. tests/hardening/test_h4_read_body.py compares the two."""
+    chunks = []
+    while True:
+        message = await receive()
+        kind = message["type"]
+        if kind == "http.request":
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+        elif kind == "http.disconnect":
+            raise ClientDisconnect()
 
 
 def _fast_request_data(body: bytes) -> GraphQLRequestData | None:
