@@ -158,7 +158,9 @@ def enter_request(scope: Scope) -> Token[Scope | None]:
 def leave_request(scope: Scope, token: Token[Scope | None], status: int, started: float) -> None:
     """Writes the access line of an HTTP request (route template, never the query string)."""
     try:
-        if scope["type"] == "http":
+        # The level checked first (logging caches the answer): below INFO, as in production
+        # benchmarks, no record would be made, so neither are its fields.
+        if scope["type"] == "http" and access_log.isEnabledFor(logging.INFO):
             route = scope.get("route")
             access_log.info(
                 "%s %s %s", scope["method"], scope["path"], status,
