@@ -19,6 +19,7 @@ import logging
 from typing import Any
 
 import asyncpg
+from asyncpg.pool import PoolConnectionProxy
 from tortoise.backends.asyncpg.client import AsyncpgDBClient, TransactionWrapper
 from tortoise.backends.base.client import NestedTransactionContext, TransactionContextPooled
 from tortoise.connection import get_connections
@@ -134,6 +135,45 @@ class BoundedPool:
             queue.put_nowait(holder)  # LIFO: back on top, where acquire() takes it first
         return await _BoundedAcquire(pool.acquire(timeout=self.acquire_timeout))._get()
 
+    async def checkin(self, connection: Any) -> None:
+        """`release(connection)`, without a task and a timeout context when nothing can wait.
+
+        asyncpg's `Pool.release` runs the holder's release in a task of its own
+        (`asyncio.shield`: a cancelled caller still returns the connection) under a timeout
+        context. Both only matter when the release suspends: to roll back a transaction left
+        open, to wait for a cancellation in flight, to close the connection (max queries
+        reached, an expired generation). When none of that applies and the reset is
+        `_keep_session` (which never suspends), the release runs to its end in one step — no
+        cancellation can reach it, no deadline can pass — so this does in place what
+        `PoolConnectionHolder.release` then does: the connection's release housekeeping
+        (`_on_release`), its reset (`Connection._reset`: listeners dropped; then ours), the
+        holder back on the queue (`_release`), the inactivity timer rearmed. Not when a task
+        waits for a connection: `release()` suspends the caller, so the waiter it wakes takes
+        the connection before the caller can take it back for its next statement; releasing
+        in place would let the caller jump the queue. Anything else is `release()`. tests/services/test_h3_pool_checkout.py compares both."""
+        pool = self._pool
+        con = connection._con if type(connection) is PoolConnectionProxy else None
+        holder = connection._holder if con is not None else None
+        if (con is not None and holder._pool is pool and holder._in_use is not None
+                and not pool._queue._getters  # a waiter: it must get the connection first
+                and pool._reset is _keep_session and pool._initialized and not pool._closed
+                and not con.is_closed() and holder._generation == pool._generation
+                and con._protocol.queries_count < holder._max_queries
+                and not con._protocol._is_cancelling()
+                and not con._protocol.is_in_transaction() and con._top_xact is None):
+            con._on_release()
+            holder._timeout = None
+            try:
+                await con._reset()
+                await _keep_session(con)
+            except BaseException:  # as asyncpg: a connection whose reset failed is dropped
+                con.terminate()
+                raise
+            holder._release()
+            holder._setup_inactive_callback()
+            return
+        await self._pool.release(connection)
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._pool, name)
 
@@ -203,7 +243,7 @@ class _SafeTransactionContext(TransactionContextPooled):
         finally:
             try:
                 if self.client._parent._pool:
-                    await self.client._parent._pool.release(self.client._connection)
+                    await self.client._parent._pool.checkin(self.client._connection)
             except _UNAVAILABLE:
                 # Resetting a connection the server cut fails; asyncpg has terminated it and
                 # will open a new one. The transaction's own outcome (above) is what counts.
@@ -309,7 +349,7 @@ class BoundedAsyncpgClient(AsyncpgDBClient):
                 self.log.debug("%s: %s", query, values)
                 return await run(connection, query, values)
             finally:
-                await pool.release(connection)
+                await pool.checkin(connection)
         except DBConnectionError:  # DatabaseUnavailable from checkout, already translated
             raise
         except asyncpg.DataError as exc:  # Tortoise: OperationalError; `_translate`: InvalidData

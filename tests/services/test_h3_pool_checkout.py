@@ -1,8 +1,9 @@
-"""`BoundedPool.checkout` (an idle connection taken without asyncpg's `wait_for`) behaves as
-`await BoundedPool.acquire()`: the pool's limits, the acquire deadline (DatabaseUnavailable),
-waiters served first, the release's reset (an open transaction rolled back), the release
-timeout asyncpg records, a connection closed while idle, cancellation, a closed pool. Each
-scenario runs on both and compares. PostgreSQL only."""
+"""`BoundedPool.checkout`/`checkin` (an idle connection taken and given back without asyncpg's
+timeout contexts and release task) behave as `await BoundedPool.acquire()`/`release()`: the
+pool's limits, the acquire deadline (DatabaseUnavailable), a woken waiter served before a
+newcomer, the release's reset (an open transaction rolled back), the holder's state after a
+release, a connection closed while idle, cancellation (waiting, mid-statement), a closed pool.
+Each scenario runs on both pairs and compares. PostgreSQL only."""
 
 from __future__ import annotations
 
@@ -35,11 +36,11 @@ async def pool(database) -> AsyncIterator[BoundedPool]:
         await db.close()
 
 
-def _ways(pool: BoundedPool) -> list[Any]:
+def _ways(pool: BoundedPool) -> list[tuple[Any, Any]]:
     async def acquire() -> Any:
         return await pool.acquire()
 
-    return [pool.checkout, acquire]
+    return [(pool.checkout, pool.checkin), (acquire, pool.release)]
 
 
 def _free(pool: BoundedPool) -> int:
@@ -48,7 +49,7 @@ def _free(pool: BoundedPool) -> int:
 
 async def test_limits_and_the_deadline(pool) -> None:
     outcomes = []
-    for take in _ways(pool):
+    for take, give in _ways(pool):
         a, b = await take(), await take()  # maxsize 2
         assert a._con is not b._con
         started = time.monotonic()
@@ -57,78 +58,78 @@ async def test_limits_and_the_deadline(pool) -> None:
         waited = time.monotonic() - started
         outcomes.append((str(refused.value), type(refused.value.__cause__)))
         assert TIMEOUT * 0.9 <= waited < TIMEOUT + 1
-        await pool.release(a)
-        await pool.release(b)
+        await give(a)
+        await give(b)
         assert _free(pool) == 2
     assert outcomes[0] == outcomes[1] == ("no database connection became free in time",
                                           type(None))
 
 
 async def test_a_waiter_gets_the_released_connection(pool) -> None:
-    for take in _ways(pool):
+    for take, give in _ways(pool):
         a, b = await take(), await take()
         waiter = asyncio.create_task(take())
         await asyncio.sleep(0.05)
         assert not waiter.done()
-        await pool.release(a)
+        await give(a)
         c = await asyncio.wait_for(waiter, TIMEOUT)
         assert await c.fetchval("SELECT 1") == 1
-        await pool.release(b)
-        await pool.release(c)
+        await give(b)
+        await give(c)
         assert _free(pool) == 2
 
 
 async def test_a_queued_waiter_goes_first(pool) -> None:
-    for take in _ways(pool):
+    for take, give in _ways(pool):
         a, b = await take(), await take()
         first = asyncio.create_task(take())
         await asyncio.sleep(0.05)  # `first` waits in the pool's queue
-        await pool.release(a)  # wakes `first` (it has not run yet) ...
+        await give(a)  # wakes `first` (it has not run yet) ...
         with pytest.raises(DatabaseUnavailable):
             await take()  # ... so this newcomer must not take its connection: it times out
         got = await first
-        await pool.release(got)
-        await pool.release(b)
+        await give(got)
+        await give(b)
         assert _free(pool) == 2
 
 
 async def test_release_resets_and_records_the_timeout(pool) -> None:
-    for take in _ways(pool):
+    for take, give in _ways(pool):
         con = await take()
         assert con._holder._timeout == TIMEOUT  # the release's default timeout, as asyncpg sets
         raw = con._con
         await con.execute("BEGIN")
         await con.execute("CREATE TEMP TABLE h3_reset (x int)")
-        await pool.release(con)  # an open transaction is rolled back on release
+        await give(con)  # an open transaction is rolled back on release
         again = await take()
         assert again._con is raw  # LIFO: the same connection
         assert not raw.is_in_transaction()
         assert await again.fetchval("SELECT to_regclass('pg_temp.h3_reset') IS NULL")
-        await pool.release(again)
+        await give(again)
 
 
 async def test_an_idle_connection_closed_is_replaced(pool) -> None:
-    for take in _ways(pool):
+    for take, give in _ways(pool):
         con = await take()
         raw = con._con
-        await pool.release(con)
+        await give(con)
         raw.terminate()  # closed while idle in the pool
         fresh = await take()
         assert fresh._con is not raw and not fresh._con.is_closed()
         assert await fresh.fetchval("SELECT 1") == 1
-        await pool.release(fresh)
+        await give(fresh)
 
 
 async def test_cancellation(pool) -> None:
-    for take in _ways(pool):
+    for take, give in _ways(pool):
         a, b = await take(), await take()
         waiter = asyncio.create_task(take())
         await asyncio.sleep(0.05)
         waiter.cancel()  # cancelled while waiting: takes nothing
         with pytest.raises(asyncio.CancelledError):
             await waiter
-        await pool.release(a)
-        await pool.release(b)
+        await give(a)
+        await give(b)
         assert _free(pool) == 2
 
         async def busy() -> None:
@@ -136,7 +137,7 @@ async def test_cancellation(pool) -> None:
             try:
                 await con.execute("SELECT pg_sleep(5)")
             finally:
-                await pool.release(con)
+                await give(con)
 
         task = asyncio.create_task(busy())
         await asyncio.sleep(0.1)
@@ -146,7 +147,7 @@ async def test_cancellation(pool) -> None:
         assert _free(pool) == 2
         con = await take()
         assert await con.fetchval("SELECT 2") == 2
-        await pool.release(con)
+        await give(con)
 
 
 async def test_a_closed_pool(database) -> None:
@@ -159,6 +160,28 @@ async def test_a_closed_pool(database) -> None:
         pool = db._pool
         await pool.close()
         with pytest.raises(DatabaseUnavailable) as refused:
-            await _ways(pool)[way]()
+            await _ways(pool)[way][0]()
         outcomes.append(str(refused.value))
     assert outcomes[0] == outcomes[1] == "InterfaceError: pool is closed"
+
+
+def _holder_state(holder: Any) -> tuple:
+    return (holder._in_use, holder._proxy, holder._timeout, holder._inactive_callback is not None,
+            holder._con._pool_release_ctr, holder._con.is_closed())
+
+
+async def test_the_holder_after_a_release(pool) -> None:
+    states = []
+    for take, give in _ways(pool):
+        con = await take()
+        await con.fetchval("SELECT 1")
+        holder, ctr = con._holder, con._con._pool_release_ctr
+        con._con.add_termination_listener(lambda c: None)  # kept: only listeners are dropped
+        await give(con)
+        state = _holder_state(holder)
+        states.append((state[:4], state[4] - ctr, state[5], _free(pool)))
+        with pytest.raises(Exception, match="released back to the pool"):
+            await con.fetchval("SELECT 1")  # the proxy is detached
+        await give(con)  # a second release does nothing
+        assert _free(pool) == 2
+    assert states[0] == states[1] == ((None, None, None, True), 1, False, 2)
