@@ -8,8 +8,10 @@ restart, an outage or a saturated pool produce into `DatabaseUnavailable`, a Tor
 connection when a transaction's BEGIN fails (Tortoise 1.1.9 keeps it, and the task's context
 keeps pointing at it, which after a PostgreSQL restart leaks the pool slot for good).
 
-It also skips asyncpg's session reset on release (see `_keep_session`), and can count the
-statements each request sends (`db.sqlcount`, for the `X-SQL-Statements` header).
+It also skips asyncpg's session reset on release (see `_keep_session`), takes and returns an
+idle connection without asyncpg's per-call timeout contexts and release task when nothing can
+wait (`BoundedPool.checkout`/`checkin`), and can count the statements each request sends
+(`db.sqlcount`, for the `X-SQL-Statements` header).
 """
 
 from __future__ import annotations
@@ -21,14 +23,13 @@ from typing import Any
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 from tortoise.backends.asyncpg.client import AsyncpgDBClient, TransactionWrapper
-from tortoise.backends.base.client import NestedTransactionContext, TransactionContextPooled
-from tortoise.connection import get_connections
-from tortoise.exceptions import (
-    DBConnectionError,
-    IntegrityError,
-    OperationalError,
-    TransactionManagementError,
+from tortoise.backends.base.client import (
+    NestedTransactionContext,
+    PoolConnectionWrapper,
+    TransactionContextPooled,
 )
+from tortoise.connection import get_connections
+from tortoise.exceptions import DBConnectionError, OperationalError, TransactionManagementError
 
 from db import sqlcount
 
@@ -150,7 +151,8 @@ class BoundedPool:
         holder back on the queue (`_release`), the inactivity timer rearmed. Not when a task
         waits for a connection: `release()` suspends the caller, so the waiter it wakes takes
         the connection before the caller can take it back for its next statement; releasing
-        in place would let the caller jump the queue. Anything else is `release()`. tests/services/test_h3_pool_checkout.py compares both."""
+        in place would let the caller jump the queue. Anything else is `release()`.
+        tests/services/test_h3_pool_checkout.py compares both."""
         pool = self._pool
         con = connection._con if type(connection) is PoolConnectionProxy else None
         holder = connection._holder if con is not None else None
@@ -319,76 +321,35 @@ class BoundedAsyncpgClient(AsyncpgDBClient):
     async def _translate_exceptions(self, func, *args, **kwargs):  # type: ignore[override]
         return await _translate(self, func, *args, **kwargs)
 
-    # The statements sent outside a transaction (every ORM read, the artifact write): Tortoise's
-    # path stacks its `translate_exceptions` decorator, `_translate` and Tortoise's own
-    # `_translate_exceptions`, a `PoolConnectionWrapper` and `_BoundedAcquire` around each one.
-    # `_pooled` is that path in one frame, with the same outcome: the same statement calls as
-    # Tortoise's bodies, the same pool (checkout, release) and the same errors, translated once
-    # (the two translations above are disjoint, so one `except` chain in their order gives the
-    # same result). tests/services/test_h3_pooled_statements.py runs both paths and compares.
-    async def execute_query(self, query: str, values: list | None = None) -> tuple[int, list]:
-        if self._pool is None:  # not connected yet: Tortoise's path creates the pool
-            return await super().execute_query(query, values)
-        return await self._pooled(_query, query, values)
-
-    async def execute_query_dict(self, query: str, values: list | None = None) -> list[dict]:
-        if self._pool is None:
-            return await super().execute_query_dict(query, values)
-        return await self._pooled(_query_dict, query, values)
-
-    async def execute_insert(self, query: str, values: list) -> Any:
-        if self._pool is None:
-            return await super().execute_insert(query, values)
-        return await self._pooled(_insert, query, values)
-
-    async def _pooled(self, run: Any, query: str, values: list | None) -> Any:
-        pool = self._pool
-        try:
-            connection = await pool.checkout()
-            try:
-                self.log.debug("%s: %s", query, values)
-                return await run(connection, query, values)
-            finally:
-                await pool.checkin(connection)
-        except DBConnectionError:  # DatabaseUnavailable from checkout, already translated
-            raise
-        except asyncpg.DataError as exc:  # Tortoise: OperationalError; `_translate`: InvalidData
-            raise InvalidData(str(exc)) from exc
-        except asyncpg.SyntaxOrAccessError as exc:
-            raise OperationalError(exc) from exc
-        except asyncpg.IntegrityConstraintViolationError as exc:
-            raise IntegrityError(exc) from exc
-        except asyncpg.InvalidTransactionStateError as exc:
-            raise TransactionManagementError(exc) from exc
-        except _UNAVAILABLE as exc:
-            raise DatabaseUnavailable(f"{type(exc).__name__}: {exc}") from exc
+    def acquire_connection(self) -> _PooledConnection:  # type: ignore[override]
+        # Every statement outside a transaction (every ORM read, the artifact write) comes
+        # through here: Tortoise's PoolConnectionWrapper, with the pool's `checkout`/`checkin`.
+        return _PooledConnection(self)
 
     def _in_transaction(self) -> TransactionContextPooled:
         return _SafeTransactionContext(BoundedTransactionWrapper(self), self._pool_init_lock)
 
 
-# The bodies of Tortoise 1.1.9's AsyncpgDBClient.execute_query / execute_query_dict /
-# execute_insert (what runs on the acquired connection), for `_pooled`.
-async def _query(connection: Any, query: str, values: list | None) -> tuple[int, list]:
-    params = [query, *values] if values else [query]
-    if query.lstrip().upper().startswith(("UPDATE", "DELETE", "INSERT")):
-        res = await connection.execute(*params)
-        try:
-            rows_affected = int(res.split(" ")[1])
-        except (AttributeError, IndexError, ValueError):
-            rows_affected = 0
-        return rows_affected, []
-    rows = await connection.fetch(*params)
-    return len(rows), rows
+class _PooledConnection(PoolConnectionWrapper):
+    """Tortoise's `PoolConnectionWrapper` (the pool created on first use; the connection taken
+    for one statement and given back, whatever happens), taking and returning it through
+    `BoundedPool.checkout`/`checkin` instead of `acquire()`/`release()`: the same outcomes
+    (tests/services/test_h3_pooled_statements.py runs statements through both and compares),
+    without asyncpg's timeout contexts and release task when nothing waits."""
 
+    __slots__ = ()
 
-async def _query_dict(connection: Any, query: str, values: list | None) -> list[dict]:
-    params = [query, *values] if values else [query]
-    return [dict(i) for i in await connection.fetch(*params)]
+    def __init__(self, client: BoundedAsyncpgClient) -> None:
+        super().__init__(client, client._pool_init_lock)
 
+    async def __aenter__(self) -> Any:
+        if self.client._pool is None:
+            await self.ensure_connection()
+        self.connection = await self.client._pool.checkout()
+        return self.connection
 
-async def _insert(connection: Any, query: str, values: list) -> Any:
-    return await connection.fetchrow(query, *values)
+    async def __aexit__(self, exc_type: Any, exc_val: Any, exc_tb: Any) -> None:
+        await self.client._pool.checkin(self.connection)
 
 
 client_class = BoundedAsyncpgClient

@@ -1,7 +1,7 @@
-"""The bounded client's one-frame statement path (`BoundedAsyncpgClient._pooled`, behind
-execute_query / execute_query_dict / execute_insert) against Tortoise's general path for the
-same methods (its `translate_exceptions` decorator, `_translate`, `PoolConnectionWrapper`,
-`BoundedPool.acquire`): for valid statements the same results, for refused ones the same error
+"""Statements outside a transaction on the bounded client's `_PooledConnection` (the pool's
+`checkout`/`checkin`) against Tortoise's `PoolConnectionWrapper` (the pool's `acquire()`/
+`release()`), through execute_query / execute_query_dict / execute_insert and their error
+translation: for valid statements the same results and rows, for refused ones the same error
 (type, message, cause), including a connection the server cut. A Tortoise or asyncpg upgrade
 that changes what the general path answers fails here. PostgreSQL only (the SQLite client is
 Tortoise's own)."""
@@ -14,7 +14,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from tortoise.backends.asyncpg.client import AsyncpgDBClient
+from tortoise.backends.base.client import PoolConnectionWrapper
 from tortoise.backends.base.config_generator import expand_db_url
 
 from db.config import normalize_url
@@ -43,10 +43,17 @@ async def client(database) -> AsyncIterator[BoundedAsyncpgClient]:
         await db.close()
 
 
-def _general(method: str) -> Any:
-    """Tortoise's path for `method`, as it ran before the fast one (the overridden hooks it
-    calls — `_translate_exceptions`, `_pool.acquire` — are still the client's)."""
-    return getattr(AsyncpgDBClient, method)
+def _general(client: BoundedAsyncpgClient, method: str) -> Any:
+    """`method` on Tortoise's own `PoolConnectionWrapper` (the pool's `acquire()`/`release()`),
+    as statements ran before `_PooledConnection`."""
+    async def run(*args: Any) -> Any:
+        client.acquire_connection = lambda: PoolConnectionWrapper(client, client._pool_init_lock)
+        try:
+            return await getattr(client, method)(*args)
+        finally:
+            del client.acquire_connection
+
+    return run
 
 
 def _rows(result: Any) -> Any:
@@ -66,7 +73,8 @@ async def _outcome(call: Any) -> tuple:
 
 
 async def _reset(db: BoundedAsyncpgClient) -> None:
-    await db.execute_script(f'TRUNCATE "{_TABLE}"; INSERT INTO "{_TABLE}" VALUES (1, \'one\', 1, NULL)')
+    await db.execute_script(
+        f'TRUNCATE "{_TABLE}"; INSERT INTO "{_TABLE}" VALUES (1, \'one\', 1, NULL)')
 
 
 CASES = [
@@ -107,10 +115,11 @@ CASES = [
 @pytest.mark.parametrize(("method", "query", "values"), CASES)
 async def test_the_fast_path_answers_what_tortoise_answers(client, method, query, values) -> None:
     outcomes = []
-    for run in (getattr(client, method), _general(method).__get__(client)):
+    for run in (getattr(client, method), _general(client, method)):
         await _reset(client)
         outcomes.append(await _outcome(run(query, values)))
-        outcomes.append(await _outcome(client.execute_query(f'SELECT * FROM "{_TABLE}" ORDER BY id')))
+        table = client.execute_query(f'SELECT * FROM "{_TABLE}" ORDER BY id')
+        outcomes.append(await _outcome(table))
     fast, fast_after, general, general_after = outcomes
     assert fast == general
     assert fast_after == general_after  # the same rows written (or none)
@@ -118,7 +127,7 @@ async def test_the_fast_path_answers_what_tortoise_answers(client, method, query
 
 async def test_a_connection_the_server_cuts_is_unavailable_on_both_paths(client) -> None:
     outcomes = []
-    for run in (client.execute_query, _general("execute_query").__get__(client)):
+    for run in (client.execute_query, _general(client, "execute_query")):
         # The server ends the pooled connection's session during the statement.
         outcomes.append((await _outcome(run("SELECT pg_terminate_backend(pg_backend_pid())")))[:3])
         outcomes.append(await _outcome(run("SELECT 2 AS two")))  # the pool reconnects
@@ -130,7 +139,7 @@ async def test_a_connection_the_server_cuts_is_unavailable_on_both_paths(client)
 
 async def test_an_idle_connection_found_closed_is_replaced_on_both_paths(client, database) -> None:
     outcomes = []
-    for run in (client.execute_query, _general("execute_query").__get__(client)):
+    for run in (client.execute_query, _general(client, "execute_query")):
         _, rows = await client.execute_query("SELECT pg_backend_pid()")
         admin = await asyncpg.connect(database.database_url)
         try:
@@ -139,5 +148,6 @@ async def test_an_idle_connection_found_closed_is_replaced_on_both_paths(client,
             await admin.close()
         # The pool sees the socket close; asyncpg's min-size upkeep reconnects the holder.
         await asyncio.sleep(0.3)
-        outcomes.append(await _outcome(run("SELECT pg_backend_pid() <> $1::int AS fresh", [rows[0][0]])))
+        fresh = run("SELECT pg_backend_pid() <> $1::int AS fresh", [rows[0][0]])
+        outcomes.append(await _outcome(fresh))
     assert outcomes == [("ok", (1, [(("fresh", True),)]))] * 2
