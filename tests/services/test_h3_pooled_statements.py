@@ -30,7 +30,7 @@ _TABLE = "h3_pooled"
 async def client(database) -> AsyncIterator[BoundedAsyncpgClient]:
     credentials = {**expand_db_url(normalize_url(database.database_url))["credentials"],
                    "minsize": 1, "maxsize": 1}
-    db = BoundedAsyncpgClient(connection_name="h3", **credentials, acquire_timeout=0.5,
+    db = BoundedAsyncpgClient(connection_name="h3", **credentials, acquire_timeout=3,
                               statement_timeout=5, lock_timeout=2)
     await db.create_connection(with_db=True)
     await db.execute_script(
