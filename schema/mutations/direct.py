@@ -14,7 +14,9 @@ hook through that hook, anything else through Strawberry's own `convert_argument
 permission classes in order, with the same Info, source and converted arguments; then the
 resolver, whose coroutine graphql-core awaits. Errors are those of Strawberry's path (same
 exceptions, raised at the same step: conversion, then permission, then the resolver), so
-graphql-core gives them the same message, path and extensions.
+graphql-core gives them the same message, path and extensions. A conversion or permission
+error is raised when graphql-core calls the resolver, not when it awaits it: graphql-core
+(`Executor.execute_field`, `complete_awaitable_value`) handles both alike.
 
 Only the fields whose shape this covers are installed (`_plan` says why not otherwise);
 the others keep Strawberry's resolver. tests/graphql/test_h2_direct_resolvers.py runs
@@ -130,14 +132,14 @@ def _resolver(field: StrawberryField, plan: list[tuple[str, str, Any, str]],
                 else:
                     kwargs[python_name] = convert_argument(value, type_, registry, config, info,
                                                            path=(name,))
-        if info_name is not None:
-            call = {**kwargs, info_name: info}
-        else:
-            call = kwargs
+        call = kwargs if info_name is None else {**kwargs, info_name: info}
+        # Strawberry hands the permissions the resolver's arguments without the one named
+        # "info" (an Info parameter named otherwise stays in).
+        asked = kwargs if info_name == "info" else call
         for index, permission in enumerate(permissions):
-            granted = permission.has_permission(source, info, **kwargs)
+            granted = permission.has_permission(source, info, **asked)
             if granted is not True:
-                return _checked(permissions[index:], granted, source, info, kwargs,
+                return _checked(permissions[index:], granted, source, info, asked,
                                 lambda: function(**call))
         return function(**call)
 

@@ -166,25 +166,43 @@ class _Query:
     ok: bool = True
 
 
+class SeesArguments(BasePermission):
+    """Refuses by what it is handed: the arguments, with or without the Info."""
+    message = "sees arguments"
+
+    def has_permission(self, source: Any, info: Info, **kwargs: Any) -> bool:
+        SEEN.append(sorted(kwargs))
+        return kwargs.get("n") != 4
+
+
 def _guarded_schema() -> Any:
     @strawberry.type
     class Mutation:
-        @strawberry.mutation(permission_classes=[Denies, NotABool, Later])
+        @strawberry.mutation(permission_classes=[Denies, NotABool, Later, SeesArguments])
         async def guarded(n: int, info: Info) -> int:  # type: ignore[misc]
             return n * 10
 
+        @strawberry.mutation(permission_classes=[SeesArguments])
+        async def named_otherwise(n: int, ctx: Info) -> int:  # type: ignore[misc]
+            return n * 100
+
     small = strawberry.Schema(query=_Query, mutation=Mutation)
-    assert direct.install(small) == ["guarded"]
+    assert direct.install(small) == ["guarded", "namedOtherwise"]
     return small
 
 
-@pytest.mark.parametrize("n", [0, 1, 2, 3])
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 4])
 async def test_permission_answers_other_than_true(n: int) -> None:
     small = _guarded_schema()
-    theirs, mine = await both("mutation($n: Int!) { guarded(n: $n) }", None, {"n": n},
-                              the_schema=small, context={})
+    SEEN.clear()
+    theirs, mine = await both("mutation($n: Int!) { guarded(n: $n) namedOtherwise(n: $n) }",
+                              None, {"n": n}, the_schema=small, context={})
     assert mine == theirs
+    assert SEEN[:len(SEEN) // 2] == SEEN[len(SEEN) // 2:]
     assert (theirs["errors"] is None) == (n == 0), theirs
+    if n == 0:
+        assert theirs["data"] == {"guarded": 0, "namedOtherwise": 0}
+        assert SEEN == [["n"], ["ctx", "n"]] * 2
 
 
 # --- registerArtifact end to end, on a real database -----------------------------------------
@@ -257,6 +275,25 @@ async def test_register_artifact_answers_as_strawberrys_resolver(database, write
     for actor, given in cases:
         theirs, mine = await _both_writes(actor, builds, given)
         assert _masked(mine) == _masked(theirs), given
+    # Two mutations in one document run one after the other; a refusal stops the rest.
+    twice = REGISTER.replace("registerArtifact(", "a: registerArtifact(").replace(
+        "\n}", " b: registerArtifact(buildId: $id, input: $second) { __typename } }").replace(
+        "$key: String)", "$key: String, $second: RegisterArtifactInput!)")
+    for index, actor in enumerate((writer, reader, None)):
+        answers = []
+        for strawberry_first in (True, False):
+            variables = {"id": builds[strawberry_first], "key": None,
+                         "input": {**REQUIRED, "artifactName": f"one-{index}"},
+                         "second": {**REQUIRED, "artifactName": f"two-{index}"}}
+            run = schema.execute(twice, variable_values=variables,
+                                 context_value=context_for(actor))
+            if strawberry_first:
+                with strawberrys():
+                    answers.append(answer(await run))
+            else:
+                answers.append(answer(await run))
+        assert _masked(answers[1]) == _masked(answers[0]), actor
+        assert (answers[0]["data"] is not None) == (actor is writer), answers[0]
     # A build that does not exist, an id that is not one: the same typed errors.
     for missing in (str(uuid.uuid4()), "not-a-uuid"):
         theirs, mine = await _both_writes(writer, (missing, missing),
