@@ -45,11 +45,15 @@ from graphql import (
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLResolveInfo,
+    default_field_resolver,
+    default_type_resolver,
     is_leaf_type,
 )
 from graphql.execution.collect_fields import FieldDetailsList
+from graphql.execution.middleware import MiddlewareManager
 from graphql.language import BREAK, FragmentSpreadNode, Visitor, visit
 from graphql.pyutils import Path
+from graphql.type import assert_valid_schema
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 
@@ -64,6 +68,7 @@ from schema.plain_codegen import (  # noqa: F401 (the tests reach the generator 
     _Plan,
     _Tree,
 )
+from schema.variables import NotCoerced, prepare
 
 _BACKREF = GraphQLCoreConverter.DEFINITION_BACKREF
 
@@ -137,6 +142,71 @@ class PlainListExecutor(StrawberryGraphQLCoreExecutionContext):
         # Lists of flat objects (_Plan) and plain subtrees (_Tree, a key with "tree").
         self._plain_plans: dict[tuple[Any, ...], tuple[Any, _Plan | _Tree | None]] = {}
         self._document: tuple[int, ...] | None | bool = False  # not looked at yet
+
+    @classmethod
+    def build(  # type: ignore[override]  # noqa: PLR0913, PLR0917
+        cls,
+        schema: Any,
+        document: Any,
+        root_value: Any = None,
+        context_value: Any = None,
+        raw_variable_values: dict[str, Any] | None = None,
+        operation_name: str | None = None,
+        field_resolver: Any = None,
+        type_resolver: Any = None,
+        subscribe_field_resolver: Any = None,
+        max_coercion_errors: int = 50,
+        enable_early_execution: bool = False,
+        middleware: Any = None,
+        is_awaitable: Any = None,
+        is_async_iterable: Any = None,
+        hide_suggestions: bool = False,
+        abort_signal: Any = None,
+        hooks: Any = None,
+        **custom_args: Any,
+    ) -> Any:
+        """graphql-core's `Executor.build`, with the operation, its fragments and the
+        variables' coercion prepared once per (schema, document, operation name)
+        (schema/variables.py). Anything the prepared path does not take (an invalid request,
+        fragment arguments, a value that does not coerce, a middleware list) is graphql-core's
+        own `build`, which then gives its exact errors."""
+        prepared = None
+        if middleware is None or isinstance(middleware, MiddlewareManager):
+            assert_valid_schema(schema)  # raises for an invalid schema, as build does
+            prepared = prepare(schema, document, operation_name)
+        if prepared is not None:
+            try:
+                variable_values = prepared.coerce(raw_variable_values or {})
+            except NotCoerced:
+                pass
+            else:
+                return cls(
+                    schema,
+                    dict(prepared.fragment_definitions),
+                    dict(prepared.fragments),
+                    root_value,
+                    context_value,
+                    prepared.operation,
+                    variable_values,
+                    field_resolver or default_field_resolver,
+                    type_resolver or default_type_resolver,
+                    subscribe_field_resolver or default_field_resolver,
+                    enable_early_execution,
+                    middleware,
+                    is_awaitable,
+                    is_async_iterable,
+                    hide_suggestions=hide_suggestions,
+                    abort_signal=abort_signal,
+                    hooks=hooks,
+                    **custom_args,
+                )
+        return super().build(
+            schema, document, root_value, context_value, raw_variable_values, operation_name,
+            field_resolver, type_resolver, subscribe_field_resolver, max_coercion_errors,
+            enable_early_execution, middleware, is_awaitable, is_async_iterable,
+            hide_suggestions=hide_suggestions, abort_signal=abort_signal, hooks=hooks,
+            **custom_args,
+        )
 
     def build_response(self, data: dict[str, Any] | None) -> Any:
         response = super().build_response(data)
