@@ -39,12 +39,14 @@ from typing import Any
 
 from graphql import (
     ExecutionResult,
+    GraphQLAbstractType,
     GraphQLField,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLResolveInfo,
+    GraphQLUnionType,
     default_field_resolver,
     default_type_resolver,
     is_leaf_type,
@@ -56,6 +58,8 @@ from graphql.pyutils import Path
 from graphql.type import assert_valid_schema
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.types.base import StrawberryObjectDefinition
+from strawberry.types.cast import get_strawberry_type_cast
 
 from schema.plain_codegen import (  # noqa: F401 (the tests reach the generator through here)
     _SETTLED,
@@ -123,6 +127,49 @@ def _has_directives(definitions: tuple[Any, ...]) -> bool:
         if visitor.found:
             return True
     return False
+
+
+# Strawberry's type resolver of a union (StrawberryUnion.get_type_resolver).
+_STRAWBERRY_UNION_RESOLVER = "StrawberryUnion.get_type_resolver.<locals>._resolve_union_type"
+
+# Per union type: Strawberry object definition -> the member it resolves to (see
+# `_union_members`), or None when the union's types are resolved otherwise. Unions are few and
+# live as long as the schema: the entry keeps the union alive, so its id is not reused.
+_UNION_MEMBERS: dict[int, tuple[GraphQLUnionType, dict[int, GraphQLObjectType] | None]] = {}
+
+
+def _union_members(union: GraphQLUnionType) -> dict[int, GraphQLObjectType] | None:
+    """The members that Strawberry's `_resolve_union_type` picks from a value's definition
+    alone: an uncast instance of a Strawberry type whose definition is a member's (a
+    subclass inherits it) resolves to that member, the first in the union's order with that
+    definition. Members whose definition is generic, or the specialization of another
+    member's, are left out (Strawberry then compares field types): their values, like
+    anything not in the map (a value of another type, a cast one, a plain object answered by
+    `is_type_of`, a type not in the union: Strawberry's errors), take Strawberry's resolver."""
+    entry = _UNION_MEMBERS.get(id(union))
+    if entry is not None and entry[0] is union:
+        return entry[1]
+    members: dict[int, GraphQLObjectType] | None = None
+    resolver = union.resolve_type
+    if getattr(resolver, "__qualname__", None) == _STRAWBERRY_UNION_RESOLVER:
+        definitions = [(member, (member.extensions or {}).get(_BACKREF)) for member in union.types]
+        members = {}
+        for member, definition in definitions:
+            if not isinstance(definition, StrawberryObjectDefinition):
+                return _keep_union(union, None)
+            if definition.is_graphql_generic or definition.concrete_of is not None:
+                continue
+            # By identity (Strawberry compares definitions with `is`); the member keeps its
+            # definition alive, so the id is not reused.
+            members.setdefault(id(definition), member)
+    return _keep_union(union, members)
+
+
+def _keep_union(
+    union: GraphQLUnionType, members: dict[int, GraphQLObjectType] | None
+) -> dict[int, GraphQLObjectType] | None:
+    _UNION_MEMBERS[id(union)] = (union, members)
+    return members
 
 
 def _ignores_info(is_type_of: Any) -> bool:
@@ -271,6 +318,32 @@ class PlainListExecutor(StrawberryGraphQLCoreExecutionContext):
                 except _NotPlain:
                     pass
         return super().complete_object_value(
+            return_type, field_details_list, info, path, result, position_context
+        )
+
+    def complete_abstract_value(
+        self,
+        return_type: GraphQLAbstractType,
+        field_details_list: FieldDetailsList,
+        info: GraphQLResolveInfo,
+        path: Path,
+        result: Any,
+        position_context: Any,
+    ) -> Any:
+        # A union's member found by the value's Strawberry definition in a map built once
+        # (`_union_members`), instead of Strawberry's resolver walking the union (and the
+        # schema's type map) per value, then graphql-core's checks of the name it gives.
+        if isinstance(return_type, GraphQLUnionType):
+            members = _union_members(return_type)
+            if members:
+                definition = getattr(result, "__strawberry_definition__", None)
+                member = members.get(id(definition))
+                if (member is not None and member.extensions[_BACKREF] is definition
+                        and get_strawberry_type_cast(result) is None):
+                    return self.complete_object_value(
+                        member, field_details_list, info, path, result, position_context
+                    )
+        return super().complete_abstract_value(
             return_type, field_details_list, info, path, result, position_context
         )
 
