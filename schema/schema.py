@@ -25,6 +25,7 @@ from strawberry.types.graphql import OperationType
 
 from schema.errors import mask_result, should_mask_error
 from schema.execution import PlainListExecutor
+from schema.extensions_metrics import operation_type_of
 from schema.limits import (
     MAX_TOKENS, Charge, QueryLimits, check_limits, database_error, limits_results,
 )
@@ -187,7 +188,7 @@ class BuildstateSchema(strawberry.Schema):
                     raise MissingQueryError
                 parse_document(ctx)
                 try:
-                    operation_type = ctx.operation_type
+                    operation_type = operation_type_of(ctx)
                 except RuntimeError as error:
                     raise CannotGetOperationTypeError(ctx.operation_name) from error
                 # A subscription streams: over WebSocket (or Strawberry's multipart answer,
