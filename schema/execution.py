@@ -31,6 +31,13 @@ subtree has not), a value of another kind (an error, an awaitable, an iterable t
 list or tuple). A tree plan is per operation, and shared by the operations of one parsed
 document when the document has no directive (then its selections do not depend on the
 variables). tests/graphql/test_plain_objects.py compares answers with the general path.
+
+Two per-operation costs are also prepared once: `build` finds the operation and coerces the
+variables with functions compiled per (document, operation) (schema/variables.py; invalid
+variables take graphql-core's `build` for its errors; tests/graphql/test_h1_variables.py), and
+`complete_abstract_value` finds a union's member from the value's Strawberry definition in a
+map built once per union (`_union_members`; anything else takes Strawberry's resolver;
+tests/graphql/test_h1_unions.py).
 """
 
 from __future__ import annotations
