@@ -59,8 +59,35 @@ def _check_json(value: Any, name: str, depth: int = 0) -> None:
             _check_json(item, name, depth + 1)
 
 
+# What pydantic's `str_strip_whitespace` strips (Rust's `str::trim`: Unicode White_Space),
+# spelled out: Python's and ECMAScript's `\s` each differ from it (\x1c-\x1f, \ufeff, \x85).
+_STRIPPED = "\\t-\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000"
+NOT_BLANK = f"[^{_STRIPPED}]"
+
+
+def kept_at_least(n: int) -> str:
+    """A pattern for "at least n characters once surrounding whitespace is stripped": n >= 1
+    characters from the first kept one to the last (search semantics, as JSON Schema's)."""
+    return NOT_BLANK if n <= 1 else f"{NOT_BLANK}[\\s\\S]{{{n - 2},}}{NOT_BLANK}"
+
+
+def document_stripping(schema: dict[str, Any]) -> None:
+    """A model that strips surrounding whitespace (`str_strip_whitespace`) applies its length
+    rules to what is left, so a text of `minLength` n must hold n characters from the first
+    one the strip keeps to the last. The published schema says so (a `pattern`), or a client
+    (or a schema-driven fuzzer) would send "\\t" as a valid name and get a 422. Validation does
+    not change: the strip and the length rule decide, as before."""
+    for prop in schema.get("properties", {}).values():
+        for option in prop.get("anyOf", [prop]):
+            if (option.get("type") == "string" and option.get("minLength", 0) >= 1
+                    and "pattern" not in option):
+                option["pattern"] = kept_at_least(option["minLength"])
+
+
 class Command(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="forbid", str_strip_whitespace=True, json_schema_extra=document_stripping
+    )
 
     @field_validator("*", mode="before")
     @classmethod
@@ -350,7 +377,9 @@ class UpdateResumableState(UpdateCommand):
 class OrchestrationConfig(Command):
     """Which CI job continues the build. Names only: URLs and credentials come from settings."""
 
-    model_config = ConfigDict(extra="allow", str_strip_whitespace=True)
+    model_config = ConfigDict(
+        extra="allow", str_strip_whitespace=True, json_schema_extra=document_stripping
+    )
     platform: str | None = Field(default=None, max_length=50)
     pipeline: str | None = Field(default=None, pattern=SAFE_NAME_PATTERN)
     job: str | None = Field(default=None, pattern=SAFE_NAME_PATTERN)

@@ -22,6 +22,7 @@ from tortoise.transactions import in_transaction
 
 from app.services import crypto
 from app.services.actor import Actor
+from app.services.commands import document_stripping
 from app.services.common import parse_uuid, parse_uuids, record_event
 from app.services.errors import NotFound, Unauthenticated, ValidationFailed
 from db.models import (
@@ -107,7 +108,8 @@ def verify_signature(
 
 
 class CreateSubscription(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True,
+                              json_schema_extra=document_stripping)
     name: str = Field(min_length=1, max_length=100)
     url: str = Field(min_length=1, max_length=2048)
     events: list[str] = Field(min_length=1, max_length=len(EVENT_TYPES) + 1)

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.services import builds, derived
 from app.services.actor import Actor
-from app.services.commands import RecordFailure
+from app.services.commands import RecordFailure, document_stripping
 from app.services.common import parse_uuid, utcnow
 from app.services.errors import NotFound
 from app.services.orchestration.follow import apply_job_state
@@ -32,7 +32,8 @@ def webhook_actor(source: str) -> Actor:
 class BuildFailureWebhook(BaseModel):
     """The design's failure payload: the build (by id, or project + number) and the failure."""
 
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True,
+                              json_schema_extra=document_stripping)
     build_id: str | None = None
     project_id: str | None = Field(default=None, max_length=100)
     build_number: int | None = Field(default=None, ge=0)
