@@ -46,6 +46,8 @@ from typing import Any
 
 from graphql import (
     ExecutionResult,
+    FieldNode,
+    GraphQLError,
     GraphQLAbstractType,
     GraphQLField,
     GraphQLList,
@@ -54,11 +56,15 @@ from graphql import (
     GraphQLOutputType,
     GraphQLResolveInfo,
     GraphQLUnionType,
+    OperationType,
+    Undefined,
     default_field_resolver,
     default_type_resolver,
     is_leaf_type,
 )
-from graphql.execution.collect_fields import FieldDetailsList
+from graphql.execution.collect_fields import FieldDetailsList, collect_fields
+from graphql.execution.execute import UNEXPECTED_MULTIPLE_PAYLOADS
+from graphql.execution.values import VariableValues
 from graphql.execution.middleware import MiddlewareManager
 from graphql.language import BREAK, FragmentSpreadNode, Visitor, visit
 from graphql.pyutils import Path
@@ -261,6 +267,95 @@ class PlainListExecutor(StrawberryGraphQLCoreExecutionContext):
             hide_suggestions=hide_suggestions, abort_signal=abort_signal, hooks=hooks,
             **custom_args,
         )
+
+    @classmethod
+    def execute_root_field(  # noqa: PLR0913, PLR0917
+        cls,
+        schema: Any,
+        document: Any,
+        root_value: Any,
+        context_value: Any,
+        raw_variable_values: dict[str, Any] | None,
+        operation_name: str | None,
+        middleware: Any,
+        is_awaitable: Any,
+        **custom_args: Any,
+    ) -> Any:
+        """graphql-core's `execute(…, executor_class=cls)` for a mutation of one root field:
+        the ExecutionResult, or an awaitable of it; None when the operation is not of that
+        shape (or its variables do not coerce): the caller then runs graphql-core's `execute`.
+
+        For such an operation graphql-core's way to the field is generality this one does
+        not need (the incremental executor's entry points, the root's field collection, the
+        serial reduction of one field: ~10 % of a registerArtifact's CPU). Here the executor
+        is built as `build` builds it, the field's `FieldDetails` are those graphql-core's
+        `collect_fields` gave the first time (the root has no directive, so they do not depend
+        on the variables), and the field runs through graphql-core's own `execute_field` (the
+        resolve info, the arguments, the completion, the errors and their null propagation);
+        around it, `execute_operation`'s handling of a root error and `execute`'s check of the
+        response. tests/graphql/test_h5_root_field.py compares both paths."""
+        if middleware is not None and not isinstance(middleware, MiddlewareManager):
+            return None
+        assert_valid_schema(schema)
+        prepared = prepare(schema, document, operation_name)
+        if prepared is None:
+            return None
+        root_field = prepared.root_field
+        if root_field is False:
+            root_field = prepared.root_field = _root_field(schema, prepared)
+        if root_field is None:
+            return None
+        try:
+            variable_values = prepared.coerce(raw_variable_values or {})
+        except NotCoerced:
+            return None
+        executor = cls(
+            schema,
+            dict(prepared.fragment_definitions),
+            dict(prepared.fragments),
+            root_value,
+            context_value,
+            prepared.operation,
+            variable_values,
+            default_field_resolver,
+            default_type_resolver,
+            default_field_resolver,
+            False,
+            middleware,
+            is_awaitable,
+            None,
+            **custom_args,
+        )
+        return executor._execute_root_field(*root_field)
+
+    def _execute_root_field(
+        self, root_type: GraphQLObjectType, response_name: str,
+        field_details_list: FieldDetailsList,
+    ) -> Any:
+        """`execute_operation` with `execute_fields_serially` over one field."""
+        try:
+            path = Path(None, response_name, root_type.name)
+            result = self.execute_field(root_type, self.root_value, field_details_list, path,
+                                        None)
+            if self.is_awaitable(result):
+                return self._await_root_field(response_name, result)
+            data = {} if result is Undefined else {response_name: result}
+        except GraphQLError as error:
+            self.collected_errors.add(error, None)
+            return _single_response(self.finish(self.build_response(None)))
+        return _single_response(self.finish(self.build_response(data)))
+
+    async def _await_root_field(self, response_name: str, result: Any) -> Any:
+        try:
+            value = await result
+        except GraphQLError as error:
+            self.collected_errors.add(error, None)
+            return _single_response(self.build_response(None))
+        except Exception:
+            await self.cancel_incremental_work()
+            self.run_async_work_finished_hook()
+            raise
+        return _single_response(self.build_response({response_name: value}))
 
     def build_response(self, data: dict[str, Any] | None) -> Any:
         response = super().build_response(data)
@@ -515,6 +610,46 @@ class PlainListExecutor(StrawberryGraphQLCoreExecutionContext):
             return None  # an interface or a union: the general path resolves its type
         finally:
             budget[0] -= 1
+
+
+def _root_field(
+    schema: Any, prepared: Any
+) -> tuple[GraphQLObjectType, str, FieldDetailsList] | None:
+    """(root type, response name, field details) of an operation that
+    `PlainListExecutor.execute_root_field` runs, else None: a mutation without directives
+    whose selection is one field of the Mutation type, without directives either, in a schema
+    where graphql-core's `execute` runs at all (no @defer/@stream: it raises otherwise)."""
+    operation = prepared.operation
+    root_type = schema.mutation_type
+    if (operation.operation is not OperationType.MUTATION or operation.directives
+            or root_type is None
+            or schema.get_directive("defer") or schema.get_directive("stream")):
+        return None
+    selections = operation.selection_set.selections
+    if len(selections) != 1:
+        return None
+    node = selections[0]
+    if (not isinstance(node, FieldNode) or node.directives
+            or node.name.value not in root_type.fields):
+        return None
+    # No variables: with no directive at the root, the collection does not read them.
+    grouped, new_defer_usages, _ = collect_fields(
+        schema, prepared.fragments, VariableValues({}, {}), root_type, operation)
+    if new_defer_usages or len(grouped) != 1:
+        return None
+    ((response_name, field_details_list),) = grouped.items()
+    if (len(field_details_list) != 1 or field_details_list[0].node is not node
+            or field_details_list[0].defer_usage is not None
+            or field_details_list[0].fragment_variable_values is not None):
+        return None
+    return root_type, response_name, field_details_list
+
+
+def _single_response(result: Any) -> Any:
+    """`execute`'s check: incremental results where one response is due are an error."""
+    if not isinstance(result, ExecutionResult):
+        raise GraphQLError(UNEXPECTED_MULTIPLE_PAYLOADS)
+    return result
 
 
 def _complete_plain(

@@ -113,6 +113,11 @@ def validate_document(ctx: ExecutionContext) -> None:
 
 
 class BuildstateSchema(strawberry.Schema):
+    # Whether `execute` runs a mutation of one root field through the executor's
+    # `execute_root_field` (schema/execution.py); the tests turn it off to compare with
+    # graphql-core's `execute`. An executor class without it takes graphql-core's path.
+    lean_root_field = True
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -207,22 +212,35 @@ class BuildstateSchema(strawberry.Schema):
                     )
                 else:
                     check_limits(ctx, charge)
-                    result = execute(
-                        self._schema,
-                        ctx.graphql_document,
-                        root_value=ctx.root_value,
-                        middleware=MiddlewareManager(),
-                        variable_values=ctx.variables,
-                        # The name the client gave: with several operations and none
-                        # named, graphql-core answers "Must provide operation name…" (the
-                        # spec's GetOperation) where Strawberry's `operation_name` would
-                        # run the first one.
-                        operation_name=operation_name,
-                        context_value=ctx.context,
-                        is_awaitable=optimized_is_awaitable,
-                        executor_class=self.execution_context_class,
-                        **self._get_custom_context_kwargs(operation_extensions),
-                    )
+                    middleware = MiddlewareManager()
+                    custom_args = self._get_custom_context_kwargs(operation_extensions)
+                    result = None
+                    if (operation_type is OperationType.MUTATION and self.lean_root_field
+                            and issubclass(self.execution_context_class, PlainListExecutor)):
+                        # A mutation of one root field, without graphql-core's operation
+                        # machinery (PlainListExecutor.execute_root_field); None otherwise.
+                        result = self.execution_context_class.execute_root_field(
+                            self._schema, ctx.graphql_document, ctx.root_value, ctx.context,
+                            ctx.variables, operation_name, middleware, optimized_is_awaitable,
+                            **custom_args,
+                        )
+                    if result is None:
+                        result = execute(
+                            self._schema,
+                            ctx.graphql_document,
+                            root_value=ctx.root_value,
+                            middleware=middleware,
+                            variable_values=ctx.variables,
+                            # The name the client gave: with several operations and none
+                            # named, graphql-core answers "Must provide operation name…"
+                            # (the spec's GetOperation) where Strawberry's `operation_name`
+                            # would run the first one.
+                            operation_name=operation_name,
+                            context_value=ctx.context,
+                            is_awaitable=optimized_is_awaitable,
+                            executor_class=self.execution_context_class,
+                            **custom_args,
+                        )
                     if isawaitable(result):
                         result = await result
                     ctx.result = result

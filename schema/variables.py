@@ -142,8 +142,8 @@ def _object_coercer(
 class PreparedOperation:
     """What `Executor.build` derives from the schema, the document and the operation name."""
 
-    __slots__ = ("document", "fragment_definitions", "fragments", "operation", "schema",
-                 "variables")
+    __slots__ = ("document", "fragment_definitions", "fragments", "operation", "root_field",
+                 "schema", "variables")
 
     def __init__(
         self,
@@ -160,6 +160,9 @@ class PreparedOperation:
         self.fragments = {name: FragmentDetails(definition, None)
                           for name, definition in fragment_definitions.items()}
         self.variables = variables
+        # The operation's one root field, if it is executed without graphql-core's operation
+        # machinery (schema/execution.py `_root_field`); False until looked at.
+        self.root_field: Any = False
 
     def coerce(self, inputs: dict[str, Any]) -> VariableValues:
         """`get_variable_values` for valid inputs; NotCoerced otherwise."""
