@@ -345,3 +345,50 @@ def test_logging_is_captured(caplog) -> None:
     caplog.set_level(logging.INFO)
     logging.getLogger("buildstate.graphql").error("seen")
     assert any(r.getMessage() == "seen" for r in caplog.records)
+
+
+# --- `with_abort_signal` hands back the awaitable itself when there is no abort signal ------
+
+
+def test_every_caller_of_with_abort_signal_awaits_it_at_once() -> None:
+    """PlainListExecutor.with_abort_signal returns the awaitable, not a coroutine, when no
+    abort signal is set: right only while graphql-core awaits every call at once (or calls it
+    only with an abort signal, as `cancellable_iterable`)."""
+    import inspect
+    import re
+
+    from graphql.execution import execute as execute_module
+    from graphql.execution import executor as executor_module
+    for module in (executor_module, execute_module):
+        source = inspect.getsource(module)
+        # Calls, not the docstrings' "with_abort_signal()".
+        for match in re.finditer(r"([^\n]*)with_abort_signal\((?!\))", source):
+            line = match.group(1)
+            if line.strip().startswith(("async def", "def")):
+                continue
+            assert line.rstrip().endswith("await executor.") or line.rstrip().endswith(
+                "await self.") or line.strip() == "return", line  # cancellable_iterable's
+    cancellable = inspect.getsource(executor_module.Executor.cancellable_iterable)
+    assert "if self.abort_signal is None:\n            return iterable" in cancellable
+
+
+async def test_with_abort_signal() -> None:
+    from graphql.pyutils import AbortController
+
+    executor = PlainListExecutor.build(SMALL._schema, __import__("graphql").parse("{ ok }"))
+
+    async def value() -> int:
+        return 7
+
+    awaitable = value()
+    assert executor.with_abort_signal(awaitable) is awaitable
+    assert await awaitable == 7
+    controller = AbortController()
+    executor.abort_signal = controller.signal
+    wrapped = executor.with_abort_signal(value())
+    assert inspect_iscoroutine(wrapped) and await wrapped == 7
+
+
+def inspect_iscoroutine(value: Any) -> bool:
+    import inspect
+    return inspect.iscoroutine(value)
