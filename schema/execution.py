@@ -38,6 +38,14 @@ variables take graphql-core's `build` for its errors; tests/graphql/test_h1_vari
 `complete_abstract_value` finds a union's member from the value's Strawberry definition in a
 map built once per union (`_union_members`; anything else takes Strawberry's resolver;
 tests/graphql/test_h1_unions.py).
+
+A mutation of one root field (a registerArtifact) skips graphql-core's operation machinery:
+`execute_root_field` builds the executor as `build` does and runs the field through
+graphql-core's own `execute_field`, with the root's `FieldDetails` collected once per
+(document, operation); anything else (several root fields, directives, fragments at the root,
+variables that do not coerce) is graphql-core's `execute`. With no abort signal,
+`with_abort_signal` hands back the awaitable itself. tests/graphql/test_h5_root_field.py
+compares both paths.
 """
 
 from __future__ import annotations

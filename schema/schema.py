@@ -157,7 +157,9 @@ class BuildstateSchema(strawberry.Schema):
           (the view answers 400), after being counted in the metrics;
         - CachedValidation; validation errors are answered (logged first, as ever);
         - QueryLimits (`check_limits`) before execution; graphql-core's execute with the same
-          executor class, awaitable check, (empty) middleware and custom arguments;
+          executor class, awaitable check, (empty) middleware and custom arguments (a
+          mutation of one root field: the executor's `execute_root_field`, the same steps
+          without graphql-core's operation machinery, tests/graphql/test_h5_root_field.py);
         - process_errors logs before the masking; OperationPolicy's steps
           (`operation_ended`: metrics, database error codes, masking, request id);
         - the answer's `extensions` are what the extensions' `get_results` gave (the cost).

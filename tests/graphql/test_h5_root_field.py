@@ -8,15 +8,20 @@ the error metric. A graphql-core upgrade that changes its way to a root field fa
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import logging
+import re
 import uuid
+from pathlib import Path
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
 import pytest
 import strawberry
-from graphql import GraphQLError
+from graphql import GraphQLError, parse
+from graphql.pyutils import AbortController
 from strawberry.types import Info
 
 from app.metrics import GRAPHQL_ERRORS, GRAPHQL_OPERATIONS
@@ -24,6 +29,7 @@ from schema import execution
 from schema.mutations import direct
 from schema.execution import PlainListExecutor
 from schema.schema import PIPELINE, BuildstateSchema, schema
+from schema.variables import prepare
 from tests import factories
 from tests.graphql.support import context_for
 from tests.graphql.test_h2_direct_resolvers import ACTORS, MUTATION, _document, _variables
@@ -163,7 +169,8 @@ async def test_register_artifact_answers(database, writer, reader, caplog) -> No
     assert mine["data"]["registerArtifact"].pop("artifactName") == "y"
     assert mine == theirs and mine["data"]["registerArtifact"]["__typename"] == "Artifact"
     # A conflict with the artifact just written, refused values, an unknown build.
-    conflict = await both(REGISTER, caplog, {"id": build_id, "input": {**GOOD, "artifactName": "y"}},
+    conflict = await both(REGISTER, caplog,
+                          {"id": build_id, "input": {**GOOD, "artifactName": "y"}},
                           context=context)
     assert conflict["data"]["registerArtifact"]["__typename"] == "ConflictError"
     for change, _field, _message in REFUSED:
@@ -182,7 +189,8 @@ async def test_register_artifact_answers(database, writer, reader, caplog) -> No
     aliased = REGISTER.replace("registerArtifact(", "r: registerArtifact(")
     await both(aliased, caplog, {"id": build_id, "input": {**GOOD, "artifactName": "y"}},
                context=context)
-    named = ("mutation A($id: ID!) { deleteArtifact(buildId: $id, artifactId: $id) { __typename } }\n"
+    named = ("mutation A($id: ID!) {"
+             " deleteArtifact(buildId: $id, artifactId: $id) { __typename } }\n"
              + REGISTER.replace("mutation(", "mutation B("))
     await both(named, caplog, {"id": build_id, "input": {**GOOD, "artifactName": "y"}},
                context=context, operation_name="B")
@@ -202,7 +210,8 @@ async def test_other_shapes_take_graphql_cores_path(database, writer, caplog) ->
                                "registerArtifact(buildId: $id, input: $input) @include(if: true)")
     await both(skipped, caplog, variables, context=context, lean_runs=False)
     spread = ("mutation($id: ID!) { ...F } "
-              "fragment F on Mutation { deleteArtifact(buildId: $id, artifactId: $id) { __typename } }")
+              "fragment F on Mutation {"
+              " deleteArtifact(buildId: $id, artifactId: $id) { __typename } }")
     await both(spread, caplog, {"id": str(uuid.uuid4())}, context=context, lean_runs=False)
     await both("mutation { __typename }", caplog, context=context, lean_runs=False)
     await both("{ __typename }", caplog, context=context, lean_runs=False)
@@ -286,13 +295,8 @@ class _Mutation:
         return [Artifactish(name=str(i)) for i in range(n)]
 
 
-def _small() -> BuildstateSchema:
-    small = BuildstateSchema(query=_Query, mutation=_Mutation, extensions=PIPELINE,
-                             execution_context_class=PlainListExecutor)
-    return small
-
-
-SMALL = _small()
+SMALL = BuildstateSchema(query=_Query, mutation=_Mutation, extensions=PIPELINE,
+                         execution_context_class=PlainListExecutor)
 FAILING = ["raisesNow", "raisesLater", "graphqlError", "nullForNonNull", "anException",
            "wrongType"]
 
@@ -327,8 +331,6 @@ async def test_a_base_exception_goes_through(name: str) -> None:
 
 
 def test_the_root_field_plan_is_per_document_and_operation() -> None:
-    from graphql import parse
-    from schema.variables import prepare
     graphql_schema = SMALL._schema
     document = parse("mutation A { now { name } } mutation B { now { name } now2: now { name } }")
     a = prepare(graphql_schema, document, "A")
@@ -354,13 +356,18 @@ def test_every_caller_of_with_abort_signal_awaits_it_at_once() -> None:
     """PlainListExecutor.with_abort_signal returns the awaitable, not a coroutine, when no
     abort signal is set: right only while graphql-core awaits every call at once (or calls it
     only with an abort signal, as `cancellable_iterable`)."""
-    import inspect
-    import re
-
-    from graphql.execution import execute as execute_module
-    from graphql.execution import executor as executor_module
-    for module in (executor_module, execute_module):
-        source = inspect.getsource(module)
+    # The modules (graphql.execution's `execute` is also the function's name).
+    executor_module = importlib.import_module("graphql.execution.executor")
+    execute_module = importlib.import_module("graphql.execution.execute")
+    assert inspect.ismodule(execute_module) and "await executor.with_abort_signal(" in (
+        inspect.getsource(execute_module))
+    import graphql
+    import strawberry as strawberry_package
+    files = [f for package in (graphql, strawberry_package)
+             for f in Path(package.__file__).parent.rglob("*.py")]
+    assert Path(executor_module.__file__) in files
+    for file in files:
+        source = file.read_text()
         # Calls, not the docstrings' "with_abort_signal()".
         for match in re.finditer(r"([^\n]*)with_abort_signal\((?!\))", source):
             line = match.group(1)
@@ -373,9 +380,7 @@ def test_every_caller_of_with_abort_signal_awaits_it_at_once() -> None:
 
 
 async def test_with_abort_signal() -> None:
-    from graphql.pyutils import AbortController
-
-    executor = PlainListExecutor.build(SMALL._schema, __import__("graphql").parse("{ ok }"))
+    executor = PlainListExecutor.build(SMALL._schema, parse("{ ok }"))
 
     async def value() -> int:
         return 7
@@ -383,12 +388,6 @@ async def test_with_abort_signal() -> None:
     awaitable = value()
     assert executor.with_abort_signal(awaitable) is awaitable
     assert await awaitable == 7
-    controller = AbortController()
-    executor.abort_signal = controller.signal
+    executor.abort_signal = AbortController().signal  # graphql-core's coroutine then
     wrapped = executor.with_abort_signal(value())
-    assert inspect_iscoroutine(wrapped) and await wrapped == 7
-
-
-def inspect_iscoroutine(value: Any) -> bool:
-    import inspect
-    return inspect.iscoroutine(value)
+    assert inspect.iscoroutine(wrapped) and await wrapped == 7
