@@ -20,6 +20,7 @@ import hmac
 import os
 import re
 import time
+from bisect import bisect_left
 from collections.abc import Iterable
 
 from prometheus_client import (
@@ -95,23 +96,63 @@ def operation_label(name: str | None) -> str:
 
 
 def observe_graphql(name: str | None, op_type: str, seconds: float, errors: int) -> None:
-    label = operation_label(name)
     outcome = "error" if errors else "ok"
-    key = (label, op_type, outcome)
-    children = _graphql_children.get(key)
-    if children is None:  # bounded as the labels are (operation_label)
-        children = _graphql_children[key] = (
-            GRAPHQL_OPERATIONS.labels(label, op_type, outcome),
-            GRAPHQL_LATENCY.labels(label, op_type),
-        )
-    children[0].inc()
-    children[1].observe(seconds)
+    timed = _graphql_by_name.get((name, op_type, outcome))
+    if timed is None:
+        label = operation_label(name)
+        key = (label, op_type, outcome)
+        timed = _graphql_children.get(key)
+        if timed is None:  # bounded as the labels are (operation_label)
+            timed = _graphql_children[key] = _Timed(
+                GRAPHQL_OPERATIONS.labels(label, op_type, outcome),
+                GRAPHQL_LATENCY.labels(label, op_type),
+            )
+        # A name that is its own label (or no name) always maps to the same children: found by
+        # the name next time, without operation_label's pattern match. "invalid" and "other"
+        # names are not kept (clients choose them: unbounded).
+        if label == name or name is None:
+            _graphql_by_name[(name, op_type, outcome)] = timed
+    else:
+        label = None
+    timed.observe(seconds)
     if errors:
-        GRAPHQL_ERRORS.labels(label).inc(errors)
+        GRAPHQL_ERRORS.labels(label if label is not None else operation_label(name)).inc(errors)
 
 
-# As _http_children below: the labelled children of the GraphQL series, by their label values.
-_graphql_children: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
+class _Timed:
+    """A labelled Counter child and Histogram child, counted and timed together.
+
+    Counter.inc and Histogram.observe check on every call that the child is labelled (three
+    calls deep) and that the amount is not negative, then walk the buckets one by one. Here the
+    children come from `labels()` (checked once) and the amounts are 1 and a duration; the bucket
+    is found by bisection. The values are prometheus_client's own value objects (MutexValue, or
+    the mmap'ed value in multiprocess mode) updated with their own `inc` (and its lock), so the
+    exposition is the same: tests/observability/test_h7_metrics.py compares it with the public
+    API's, and fails if the attributes read here (`_value`, `_sum`, `_buckets`, `_upper_bounds`)
+    change."""
+
+    __slots__ = ("count", "sum", "buckets", "bounds", "last")
+
+    def __init__(self, counter: Counter, histogram: Histogram) -> None:
+        self.count = counter._value
+        self.sum = histogram._sum
+        self.buckets = histogram._buckets
+        self.bounds = histogram._upper_bounds  # ascending, +Inf last
+        self.last = len(self.bounds)
+
+    def observe(self, seconds: float) -> None:
+        self.count.inc(1)
+        self.sum.inc(seconds)
+        bounds = self.bounds
+        i = bisect_left(bounds, seconds)  # the first bound >= seconds, as Histogram.observe's walk
+        if i < self.last and seconds <= bounds[i]:  # a NaN is in no bucket, as there
+            self.buckets[i].inc(1)
+
+
+# As _http_children below: the labelled children of the GraphQL series, by their label values,
+# and by the operation name when it is its own label.
+_graphql_children: dict[tuple[str, str, str], _Timed] = {}
+_graphql_by_name: dict[tuple[str | None, str, str], _Timed] = {}
 
 
 def record_cleanup(report: object) -> None:
@@ -264,14 +305,13 @@ def observe_http(scope: Scope, template: str, status: int, seconds: float) -> No
     """Count and time an HTTP request by route template (the EdgeMiddleware calls it)."""
     method = scope["method"] if scope["method"] in _METHODS else "other"
     key = (method, template, status)
-    children = _http_children.get(key)
-    if children is None:
-        children = _http_children[key] = (
+    timed = _http_children.get(key)
+    if timed is None:
+        timed = _http_children[key] = _Timed(
             HTTP_REQUESTS.labels(method, template, str(status)),
             HTTP_LATENCY.labels(method, template),
         )
-    children[0].inc()
-    children[1].observe(seconds)
+    timed.observe(seconds)
     update_pool_gauges(at_most_every=1.0)
 
 
@@ -283,4 +323,4 @@ def count_http_failure(scope: Scope) -> None:
 
 # The labelled children of the HTTP series, by (method, template, status): `labels()` checks and
 # locks on every call; the label values are bounded already (route templates, known methods).
-_http_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+_http_children: dict[tuple[str, str, int], _Timed] = {}

@@ -27,7 +27,10 @@ def operation_type_of(ctx: Any) -> OperationType:
     document = ctx.graphql_document
     if not document:
         return ctx.operation_type  # raises as Strawberry's
-    name = ctx.operation_name
+    return _operation_type(document, ctx.operation_name)
+
+
+def _operation_type(document: DocumentNode, name: str | None) -> OperationType:
     key = (id(document), name)
     entry = _OPERATION_TYPES.get(key)
     if entry is not None and entry[0] is document:
@@ -44,8 +47,12 @@ def observe_operation(execution_context: Any, seconds: float, raised: bool) -> N
     """Count and time one operation (schema.operation.OperationPolicy calls it as the operation
     ends); one refused by an extension (limits, rate) still counts, as an error."""
     ctx = execution_context
+    # The name read once: a property that walks the document when the request named none.
+    name = ctx.operation_name
     try:
-        op_type = operation_type_of(ctx).value
+        document = ctx.graphql_document
+        # As operation_type_of(ctx), with the name already read.
+        op_type = (_operation_type(document, name) if document else ctx.operation_type).value
     except Exception:  # unparsable document: no operation to name
         op_type = "unknown"
     # An executed operation's errors are its result's (Strawberry also hands the same list to
@@ -53,4 +60,4 @@ def observe_operation(execution_context: Any, seconds: float, raised: bool) -> N
     # execution (parse, validation, limits) has only the pre-execution ones.
     result_errors = getattr(ctx.result, "errors", None) if ctx.result is not None else None
     errors = len(result_errors) if result_errors else len(ctx.pre_execution_errors or [])
-    observe_graphql(ctx.operation_name, op_type, seconds, max(errors, 1) if raised else errors)
+    observe_graphql(name, op_type, seconds, max(errors, 1) if raised else errors)
