@@ -46,11 +46,12 @@ class _MethodNotAllowed:
 
 def create_app(
     settings: Settings | None = None, *, manage_db: bool = True, fast_routes: bool = True,
-    folded_gate: bool = True,
+    folded_gate: bool = True, direct_graphql: bool = True,
 ) -> Starlette:
     """Build the application; `manage_db=False` leaves the ORM to the caller (tests);
     `fast_routes=False` lets FastAPI answer the hot routes too, `folded_gate=False` builds the
-    three middlewares app/gate.py folds into one (tests compare both)."""
+    three middlewares app/gate.py folds into one, `direct_graphql=False` lets the router find
+    the GraphQL route (app.gate.DirectRoute) (tests compare both)."""
     settings = settings or get_settings()
 
     @contextlib.asynccontextmanager
@@ -83,12 +84,13 @@ def create_app(
         graphql.graphql_ide = None  # no GraphiQL page in production (introspection is off too)
     rest = create_rest_app(settings)
     rest_mount = Mount("", rest)
+    graphql_route = Route("/graphql", graphql, methods=["GET", "POST"])
     limiter = RateLimiter.from_settings(settings)  # per process: see app/ratelimit.py
     backend, on_error = ApiAuthBackend(settings), auth_failure_handler(limiter, settings)
     # Authentication, rate limit, idempotency: one layer (app/gate.py), or the three it folds.
     gate = [
         Middleware(GateMiddleware, backend=backend, on_error=on_error, limiter=limiter,
-                   settings=settings),
+                   settings=settings, direct=graphql_route if direct_graphql else None),
     ] if folded_gate else [
         Middleware(AuthenticationMiddleware, backend=backend, on_error=on_error),
         Middleware(RateLimitMiddleware, limiter=limiter, settings=settings),
@@ -100,7 +102,7 @@ def create_app(
             # first, as they match one method on one /builds/... template each and nothing
             # before them could answer those requests.
             *(hot_routes(rest, rest_mount) if fast_routes else []),
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            graphql_route,  # the gate hands it its requests directly (app.gate.DirectRoute)
             # Any other method on /graphql: 405 with Allow, as the REST paths answer (without
             # this route the REST mount below took it: a 404 for a path that exists).
             Route("/graphql", _MethodNotAllowed()),
