@@ -34,30 +34,11 @@ class _KeyCache:
     """A few seconds of memory for key lookups: auth costs no query on a hot path.
 
     Revocation therefore takes effect within `ttl` seconds in every process.
-
-    It also remembers the digest of each key presented (`digest`): the same few keys come with
-    every request, and hashing one again cost ~1 us per request. The digest is a function of the
-    key alone, so remembering it changes no answer; the map is bounded and cleared as the rows
-    are, and only key-sized strings are kept (a caller sending huge headers is hashed each time).
     """
-
-    MAX_KEY_LENGTH = 256
 
     def __init__(self, ttl: float = 5.0, size: int = 1024) -> None:
         self.ttl, self.size = ttl, size
         self._rows: dict[str, tuple[float, Actor | None]] = {}
-        self._digests: dict[str, str] = {}
-
-    def digest(self, plain: str) -> str:
-        """`hash_key(plain)`, remembered."""
-        digest = self._digests.get(plain)
-        if digest is None:
-            digest = hash_key(plain)
-            if len(plain) <= self.MAX_KEY_LENGTH:
-                if len(self._digests) >= self.size:
-                    self._digests.clear()
-                self._digests[plain] = digest
-        return digest
 
     def get(self, digest: str) -> tuple[bool, Actor | None]:
         hit = self._rows.get(digest)
@@ -72,14 +53,13 @@ class _KeyCache:
 
     def clear(self) -> None:
         self._rows.clear()
-        self._digests.clear()
 
 
 key_cache = _KeyCache()
 
 
 async def authenticate_key(plain: str) -> Actor:
-    digest = key_cache.digest(plain)
+    digest = hash_key(plain)
     found, actor = key_cache.get(digest)
     if not found:
         row = await ApiKey.get_or_none(key_hash=digest, revoked_at=None)

@@ -1,7 +1,6 @@
-"""The per-request shortcuts of authentication: the request's Actor copied with its request id
-(app.auth.with_request_id instead of dataclasses.replace) and the key's digest remembered
-(app.services.keys._KeyCache.digest instead of hashing every request). Same values, same
-answers, and a revoked key still stops working."""
+"""The per-request shortcut of authentication: the request's Actor copied with its request id
+(app.auth.with_request_id instead of dataclasses.replace). Same values, same answers, and a
+revoked key still stops working."""
 
 from __future__ import annotations
 
@@ -14,7 +13,7 @@ from app.auth import resolve_actor, with_request_id
 from app.services import keys
 from app.services.actor import SYSTEM, Actor, expand_scopes
 from app.services.errors import Unauthenticated
-from app.services.keys import _KeyCache, authenticate_key, create_key, hash_key, revoke_key
+from app.services.keys import authenticate_key, create_key, hash_key, revoke_key
 from app.settings import Settings
 from tests.conftest import WRITE_KEY, unique
 
@@ -60,20 +59,6 @@ def test_a_subclass_of_actor_takes_replace() -> None:
     assert with_request_id(other, "r") == dataclasses.replace(other, request_id="r")
 
 
-def test_the_digest_is_remembered_bounded_and_cleared() -> None:
-    cache = _KeyCache(size=4)
-    plains = ["bs_a", "bs_b", "", "clé", "bs_" + "z" * 43, "bs_c", "bs_a"]
-    for plain in plains:
-        assert cache.digest(plain) == hash_key(plain)
-        assert cache.digest(plain) == hash_key(plain)  # remembered: the same
-        assert len(cache._digests) <= 4
-    long_key = "k" * (_KeyCache.MAX_KEY_LENGTH + 1)
-    assert cache.digest(long_key) == hash_key(long_key) and long_key not in cache._digests
-    assert cache._digests
-    cache.clear()
-    assert not cache._digests and not cache._rows
-
-
 async def test_keys_answer_alike_and_a_revoked_key_stops_working(
     database: Settings, admin
 ) -> None:
@@ -94,11 +79,10 @@ async def test_keys_answer_alike_and_a_revoked_key_stops_working(
     with pytest.raises(Unauthenticated):
         await authenticate_key(created.plain)
 
-    # Revoked elsewhere (another process): within the rows' ttl, remembered digest or not.
+    # Revoked elsewhere (another process): within the rows' ttl.
     other = await create_key(actor=admin, name=unique("h7"), scopes=["read"])
     assert (await authenticate_key(other.plain)).name == other.key.name
     await keys.ApiKey.filter(id=other.key.id).update(revoked_at=keys.utcnow())
-    assert other.plain in keys.key_cache._digests
     assert (await authenticate_key(other.plain)).name == other.key.name  # within the ttl
     # The ttl passes (the row's expiry moved back rather than the clock forward).
     digest = hash_key(other.plain)
