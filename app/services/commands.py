@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from functools import lru_cache
 from enum import Enum
@@ -97,32 +98,14 @@ class Command(BaseModel):
         characters, and JSON documents with 64-bit integers and sane nesting."""
         if value is None:
             return value
-        rules = _field_rules(cls, info.field_name or "")
-        if rules is None:
-            return value
-        limit, boolean, integer, moment, document = rules
-        _check_text(value, "the value")
-        if isinstance(value, str):
-            # The documented maxLength counts what was sent, before whitespace is stripped.
-            if limit is not None and len(value) > limit:
-                raise ValueError(f"must be at most {limit} characters")
-        if boolean and not isinstance(value, bool):
-            raise ValueError("must be true or false")
-        if integer and isinstance(value, (bool, str)):
-            raise ValueError("must be an integer")
-        if moment and isinstance(value, (bool, int, float)):
-            raise ValueError("must be an ISO 8601 date-time")
-        if document:
-            _check_json(value, "the document")
-        return value
+        check = _field_check(cls, info.field_name or "")
+        return value if check is None else check(value)
 
 
 @lru_cache(maxsize=None)  # a few dozen (command, field) pairs, fixed at import
-def _field_rules(
-    cls: type[BaseModel], name: str
-) -> tuple[int | None, bool, bool, bool, bool] | None:
-    """What `_exact_json_types` checks for one field, read off its declaration once:
-    (max length, boolean, integer, date-time, JSON document); None for an unknown field."""
+def _field_check(cls: type[BaseModel], name: str) -> Callable[[Any], Any] | None:
+    """What `_exact_json_types` checks for one field, read off its declaration once (max
+    length, boolean, integer, date-time, JSON document); None for an unknown field."""
     field = cls.model_fields.get(name)
     if field is None:
         return None
@@ -130,13 +113,92 @@ def _field_rules(
                   if getattr(m, "max_length", None) is not None), None)
     union = get_origin(field.annotation) in (Union, UnionType)
     kinds = set(get_args(field.annotation)) if union else {field.annotation}
-    return (
+    return _compiled_check(
         limit,
-        bool in kinds,
-        int in kinds and bool not in kinds,
-        datetime in kinds,
-        any(k is dict or getattr(k, "__origin__", None) is dict for k in kinds),
+        boolean=bool in kinds,
+        integer=int in kinds and bool not in kinds,
+        moment=datetime in kinds,
+        document=any(k is dict or getattr(k, "__origin__", None) is dict for k in kinds),
     )
+
+
+def _compiled_check(
+    limit: int | None, *, boolean: bool, integer: bool, moment: bool, document: bool
+) -> Callable[[Any], Any]:
+    """One field's check. The rules are `_check_value`'s; the usual values (an exact str, bool
+    or int where the field takes one, a plain JSON object in a document) are answered by
+    shortcuts that take exactly the values it passes unchanged, and anything else goes through
+    it, so a refusal always has its error. It runs for every field of every command:
+    tests/services/test_h6_exact_types.py compares it with the original per-call rule reading on
+    valid and invalid values."""
+    texts = not (boolean or integer)  # a text passes only where no bool/int is required
+    bools = boolean and not moment  # a bool passes where bool is allowed and date-time is not
+    ints = integer and not (moment or document)
+
+    def check(value: Any) -> Any:
+        kind = type(value)
+        if kind is str and texts:
+            if "\x00" in value:
+                raise ValueError("the value must not contain NUL characters")
+            if limit is not None and len(value) > limit:
+                raise ValueError(f"must be at most {limit} characters")
+            return value
+        if (kind is bool and bools) or (kind is int and ints):
+            return value
+        if kind is dict and document and texts and not moment and _plain_json(value, 0):
+            return value
+        return _check_value(value, limit, boolean, integer, moment, document)
+
+    return check
+
+
+def _check_value(
+    value: Any, limit: int | None, boolean: bool, integer: bool, moment: bool, document: bool
+) -> Any:
+    """The rules of `_exact_json_types` for a value that is not None, in the order they answer."""
+    _check_text(value, "the value")
+    if isinstance(value, str):
+        # The documented maxLength counts what was sent, before whitespace is stripped.
+        if limit is not None and len(value) > limit:
+            raise ValueError(f"must be at most {limit} characters")
+    if boolean and not isinstance(value, bool):
+        raise ValueError("must be true or false")
+    if integer and isinstance(value, (bool, str)):
+        raise ValueError("must be an integer")
+    if moment and isinstance(value, (bool, int, float)):
+        raise ValueError("must be an ISO 8601 date-time")
+    if document:
+        _check_json(value, "the document")
+    return value
+
+
+def _plain_json(value: Any, depth: int) -> bool:
+    """True only for a JSON value that `_check_text` and `_check_json` both pass (exact types:
+    texts without NUL, 64-bit integers, floats, booleans, null, and objects with text keys and
+    lists of these, within their 32 levels), in one walk instead of their two. False is no
+    verdict: the caller asks them."""
+    if depth > 32:
+        return False
+    kind = type(value)
+    if kind is str:
+        return "\x00" not in value
+    if kind is dict:
+        depth += 1
+        for key, item in value.items():  # a key sits one level down, as _check_text walks it
+            if type(key) is not str or "\x00" in key or depth > 32:
+                return False
+            if type(item) is str:
+                if "\x00" in item:
+                    return False
+            elif not _plain_json(item, depth):
+                return False
+        return True
+    if kind is list:
+        depth += 1
+        return all(_plain_json(item, depth) for item in value)
+    if kind is int:
+        return _INT64[0] <= value <= _INT64[1]
+    return kind is float or kind is bool or value is None
 
 
 class UpdateCommand(Command):
