@@ -134,6 +134,8 @@ _PG_COLUMNS = (
     ("created_at", "timestamptz"), ("updated_at", "timestamptz"),
 )
 _PG_EVENT_FROM_BUILD = {"project_id": 'b."project_id"'}  # the others are parameters
+_ID_POSITION = 0
+assert _PG_COLUMNS[_ID_POSITION][0] == "id"
 
 
 def _pg_register_sql() -> str:
@@ -238,7 +240,9 @@ def _artifact_row(build_uuid: uuid.UUID, command: RegisterArtifact) -> tuple[dic
     """The artifact's attribute values (Python form) and its `_PG_COLUMNS` values (as the ORM
     sends them), per `_plan_register()`."""
     plan = _plan_register()
-    row = command.model_dump()
+    # The validated values themselves (`model_dump` would copy them, the metadata deeply: the
+    # row is written and returned, the command is not used again).
+    row = dict(command.__dict__)
     for column, convert in plan.to_python:
         row[column] = convert(row[column])
     row["build_id"] = build_uuid
@@ -246,9 +250,10 @@ def _artifact_row(build_uuid: uuid.UUID, command: RegisterArtifact) -> tuple[dic
     for column, factory in plan.factories:
         row[column] = factory()
     values = [row.get(c) for c in plan.columns]  # auto_now columns: placed below
-    for column, position, field in plan.auto_now:  # each its own now, as in to_db_value
-        values[position] = now = tz.localtime()
-        row[column] = field.to_python_value(now)
+    for column, position, _ in plan.auto_now:  # each its own now, as in to_db_value
+        # `localtime()` is already in the configured zone, so the field's `to_python_value`
+        # (astimezone to that zone) would hand back this very object.
+        values[position] = row[column] = tz.localtime()
     for position, to_db_value in plan.to_db:
         values[position] = to_db_value(values[position], Artifact)
     return row, values
@@ -260,8 +265,8 @@ async def _register_on_postgres(
     actor.require("read")  # what get_build checks on the other path (write implies it anyway)
     build_uuid = parse_uuid(build_id, "build")
     row, values = _artifact_row(build_uuid, command)
-    event = event_fields(
-        actor, "artifact.registered", target_type="artifact", target_id=row["id"],
+    event = event_fields(  # target_id: the id's text, already made for its column
+        actor, "artifact.registered", target_type="artifact", target_id=values[_ID_POSITION],
         project_id=None, build_id=build_uuid, data=_registered_data(row),
     )
     _, event_row = event_db_values(event)

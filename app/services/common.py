@@ -87,7 +87,6 @@ async def record_event(actor: Actor, action: str, **what: Unpack[EventWhat]) -> 
 
 
 _EVENT_FIELDS = Event._meta.fields_map
-_EVENT_CREATED_AT = _EVENT_FIELDS["created_at"]
 
 
 def event_db_values(fields: dict[str, Any]) -> tuple[datetime, list[Any]]:
@@ -99,7 +98,9 @@ def event_db_values(fields: dict[str, Any]) -> tuple[datetime, list[Any]]:
     values = [now]
     for column in EVENT_COLUMNS[1:]:
         values.append(_EVENT_FIELDS[column].to_db_value(fields[column], Event))
-    return _EVENT_CREATED_AT.to_python_value(now), values
+    # Already in the configured zone: the field's `to_python_value` (astimezone to that zone)
+    # would hand back this very object.
+    return now, values
 
 
 def saved_instance(model: type[M], values: dict[str, Any]) -> M:
