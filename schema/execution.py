@@ -238,34 +238,18 @@ class PlainListExecutor(StrawberryGraphQLCoreExecutionContext):
         (schema/variables.py). Anything the prepared path does not take (an invalid request,
         fragment arguments, a value that does not coerce, a middleware list) is graphql-core's
         own `build`, which then gives its exact errors."""
-        prepared = None
-        if middleware is None or isinstance(middleware, MiddlewareManager):
-            assert_valid_schema(schema)  # raises for an invalid schema, as build does
-            prepared = prepare(schema, document, operation_name)
+        prepared = cls._prepared(schema, document, operation_name, middleware)
         if prepared is not None:
             try:
                 variable_values = prepared.coerce(raw_variable_values or {})
             except NotCoerced:
                 pass
             else:
-                return cls(
-                    schema,
-                    dict(prepared.fragment_definitions),
-                    dict(prepared.fragments),
-                    root_value,
-                    context_value,
-                    prepared.operation,
-                    variable_values,
-                    field_resolver or default_field_resolver,
-                    type_resolver or default_type_resolver,
-                    subscribe_field_resolver or default_field_resolver,
-                    enable_early_execution,
-                    middleware,
-                    is_awaitable,
-                    is_async_iterable,
-                    hide_suggestions=hide_suggestions,
-                    abort_signal=abort_signal,
-                    hooks=hooks,
+                return cls._from_prepared(
+                    schema, prepared, root_value, context_value, variable_values,
+                    field_resolver, type_resolver, subscribe_field_resolver,
+                    enable_early_execution, middleware, is_awaitable, is_async_iterable,
+                    hide_suggestions=hide_suggestions, abort_signal=abort_signal, hooks=hooks,
                     **custom_args,
                 )
         return super().build(
@@ -302,10 +286,7 @@ class PlainListExecutor(StrawberryGraphQLCoreExecutionContext):
         resolve info, the arguments, the completion, the errors and their null propagation);
         around it, `execute_operation`'s handling of a root error and `execute`'s check of the
         response. tests/graphql/test_h5_root_field.py compares both paths."""
-        if middleware is not None and not isinstance(middleware, MiddlewareManager):
-            return None
-        assert_valid_schema(schema)
-        prepared = prepare(schema, document, operation_name)
+        prepared = cls._prepared(schema, document, operation_name, middleware)
         if prepared is None:
             return None
         root_field = prepared.root_field
@@ -317,22 +298,9 @@ class PlainListExecutor(StrawberryGraphQLCoreExecutionContext):
             variable_values = prepared.coerce(raw_variable_values or {})
         except NotCoerced:
             return None
-        executor = cls(
-            schema,
-            dict(prepared.fragment_definitions),
-            dict(prepared.fragments),
-            root_value,
-            context_value,
-            prepared.operation,
-            variable_values,
-            default_field_resolver,
-            default_type_resolver,
-            default_field_resolver,
-            False,
-            middleware,
-            is_awaitable,
-            None,
-            **custom_args,
+        executor = cls._from_prepared(
+            schema, prepared, root_value, context_value, variable_values, None, None, None,
+            False, middleware, is_awaitable, None, **custom_args,
         )
         return executor._execute_root_field(*root_field)
 
@@ -373,6 +341,44 @@ class PlainListExecutor(StrawberryGraphQLCoreExecutionContext):
         if self.abort_signal is None:
             return awaitable
         return super().with_abort_signal(awaitable)
+
+    @staticmethod
+    def _prepared(schema: Any, document: Any, operation_name: str | None,
+                  middleware: Any) -> Any:
+        """The operation prepared once per (schema, document, name) (schema/variables.py), or
+        None where graphql-core's own `build` must decide (a middleware list, an invalid
+        request); an invalid schema raises, as `build` raises."""
+        if middleware is not None and not isinstance(middleware, MiddlewareManager):
+            return None
+        assert_valid_schema(schema)
+        return prepare(schema, document, operation_name)
+
+    @classmethod
+    def _from_prepared(  # noqa: PLR0913, PLR0917
+        cls, schema: Any, prepared: Any, root_value: Any, context_value: Any,
+        variable_values: Any, field_resolver: Any, type_resolver: Any,
+        subscribe_field_resolver: Any, enable_early_execution: bool, middleware: Any,
+        is_awaitable: Any, is_async_iterable: Any, **kwargs: Any,
+    ) -> Any:
+        """The executor graphql-core's `build` makes, from a prepared operation and its
+        coerced variables (the constructor's positional order is graphql-core 3.3's)."""
+        return cls(
+            schema,
+            dict(prepared.fragment_definitions),
+            dict(prepared.fragments),
+            root_value,
+            context_value,
+            prepared.operation,
+            variable_values,
+            field_resolver or default_field_resolver,
+            type_resolver or default_type_resolver,
+            subscribe_field_resolver or default_field_resolver,
+            enable_early_execution,
+            middleware,
+            is_awaitable,
+            is_async_iterable,
+            **kwargs,
+        )
 
     def build_response(self, data: dict[str, Any] | None) -> Any:
         response = super().build_response(data)

@@ -60,28 +60,23 @@ def test_observe_graphql_labels_as_operation_label(monkeypatch) -> None:
         "anonymous", "anonymous", "first", "first", "invalid", "second", "other", "other",
         "anonymous", "first", "invalid", "invalid",
     ]
+    def series(label: str, outcome: str) -> tuple[float, ...]:
+        return (
+            sample("buildstate_graphql_operations_total",
+                   operation=label, type="mutation", outcome=outcome),
+            sample("buildstate_graphql_operation_duration_seconds_count",
+                   operation=label, type="mutation"),
+            sample("buildstate_graphql_operation_duration_seconds_bucket",
+                   operation=label, type="mutation", le="0.01"),
+            sample("buildstate_graphql_errors_total", operation=label),
+        )
+
     for name, label in zip(names, expected, strict=True):
         for errors in (0, 2):
             outcome = "error" if errors else "ok"
-            before = (
-                sample("buildstate_graphql_operations_total",
-                       operation=label, type="mutation", outcome=outcome),
-                sample("buildstate_graphql_operation_duration_seconds_count",
-                       operation=label, type="mutation"),
-                sample("buildstate_graphql_operation_duration_seconds_bucket",
-                       operation=label, type="mutation", le="0.01"),
-                sample("buildstate_graphql_errors_total", operation=label),
-            )
+            before = series(label, outcome)
             metrics.observe_graphql(name, "mutation", 0.007, errors)
-            after = (
-                sample("buildstate_graphql_operations_total",
-                       operation=label, type="mutation", outcome=outcome),
-                sample("buildstate_graphql_operation_duration_seconds_count",
-                       operation=label, type="mutation"),
-                sample("buildstate_graphql_operation_duration_seconds_bucket",
-                       operation=label, type="mutation", le="0.01"),
-                sample("buildstate_graphql_errors_total", operation=label),
-            )
+            after = series(label, outcome)
             assert [a - b for a, b in zip(after, before, strict=True)] == [1, 1, 1, errors], name
     # Only names that are their own label (and no name) are remembered: the others are chosen
     # by clients without bound.
