@@ -14,6 +14,7 @@ from datetime import datetime, timedelta, timezone
 import asyncpg
 import pytest
 from tortoise import connections
+from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from app.rest.schemas import ArtifactOut
@@ -259,3 +260,26 @@ async def test_every_column_of_both_rows_is_the_orms(database, frozen_clock, wri
             assert _same(getattr(fast_event, column), getattr(orm_event, column)), column
     assert (fast_event.build_id, orm_event.build_id) == (fast_build.id, orm_build.id)
     assert isinstance(fast_event.build_id, uuid.UUID) and fast_event.created_at == stored.created_at
+
+
+async def test_a_build_gone_meanwhile_is_not_found(database, writer) -> None:
+    """The foreign key's refusal (the build deleted between the write's look-up and its INSERT,
+    e.g. with its project) is NotFound, not a Conflict or a 500: a real FK violation from the
+    database, classified as the write classifies it, on both backends."""
+    pid = await f.project(writer)
+    build = await f.build(writer, pid)
+    gone = uuid.uuid4()
+    with pytest.raises(IntegrityError) as refused:
+        await Artifact.create(build_id=gone, state_code=20, artifact_name="orphan",
+                              artifact_type="vm_snapshot", artifact_path="s3://b/orphan")
+    answer = await artifacts._refusal(refused.value, gone, str(gone), "orphan")
+    assert isinstance(answer, NotFound)
+    assert answer.message == f"build '{gone}' not found"
+    # A taken name on a live build is still the Conflict naming the existing artifact.
+    first = await artifacts.register_artifact(actor=writer, build_id=str(build.id),
+                                              command=_command("taken"))
+    with pytest.raises(IntegrityError) as taken:
+        await Artifact.create(build_id=build.id, state_code=20, artifact_name="taken",
+                              artifact_type="vm_snapshot", artifact_path="s3://b/taken")
+    answer = await artifacts._refusal(taken.value, build.id, str(build.id), "taken")
+    assert isinstance(answer, Conflict) and answer.details["existing_id"] == str(first.id)
