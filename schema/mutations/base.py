@@ -141,17 +141,26 @@ async def attempt(
     code (see schema.errors.ErrorPolicy). `fields` renames command fields to the input's names
     where they differ (`variableKey` → `key`).
     """
-    allowed = _members(union)
     try:
         return await run()
-    except pydantic.ValidationError as exc:
+    except (pydantic.ValidationError, DomainError) as exc:
+        error = expected_error(union, exc, fields)
+        if error is None:
+            raise
+        return error
+
+
+def expected_error(union: Any, exc: pydantic.ValidationError | DomainError,
+                   fields: Mapping[str, str] | None = None) -> Error | None:
+    """What `attempt` answers for this failure: the union's member for it (with `fields`
+    renamed), or None when the union does not list it (the caller re-raises it). A resolver
+    that inlines `attempt` (registerArtifact's) calls this from its `except` clause."""
+    if isinstance(exc, pydantic.ValidationError):
         error: Error | None = validation_error(exc)
-        if not isinstance(error, allowed):
-            raise
-    except DomainError as exc:
+    else:
         error = to_error(exc)
-        if error is None or not isinstance(error, allowed):
-            raise
+    if error is None or not isinstance(error, _members(union)):
+        return None
     if fields and isinstance(error, ValidationError) and error.field:
         head, sep, rest = error.field.partition(".")
         if head in fields:
