@@ -31,6 +31,7 @@ from app.services.common import (
 )
 from app.services.concurrency import check_version
 from app.services.errors import Conflict, NotFound
+from db import pool as db_pool
 from db.models import Artifact, Build
 
 
@@ -271,8 +272,9 @@ async def _register_on_postgres(
     )
     _, event_row = event_db_values(event)
     values += [v for c, v in zip(EVENT_COLUMNS, event_row) if c not in _PG_EVENT_FROM_BUILD]
-    try:  # on `db`: the open transaction's connection if there is one, else the pool
-        _, rows = await db.execute_query(_PG_REGISTER, values)
+    try:  # on `db`: the open transaction's connection if there is one, else the pool; what
+        # `db.execute_query` sends and raises, without Tortoise's wrapping (db.pool.fetch_rows)
+        rows = await db_pool.fetch_rows(db, _PG_REGISTER, values)
     except IntegrityError as exc:
         raise await _refusal(exc, build_uuid, build_id, command.artifact_name) from None
     if not rows:

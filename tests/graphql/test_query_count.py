@@ -9,6 +9,7 @@ import pytest
 from tortoise import connections
 
 from app.services import artifacts, jobs, variables
+from db import pool
 from app.services.commands import LinkJob, RegisterArtifact, SetVariable
 from tests import factories
 from tests.graphql.support import ok
@@ -27,6 +28,7 @@ query($project: ID!) {
 """
 
 _METHODS = ("execute_query", "execute_query_dict", "execute_insert", "execute_many", "execute_script")
+_DIRECT = ("_fetch_pooled", "_fetch_in_transaction")
 
 
 @contextmanager
@@ -49,6 +51,18 @@ def counting_statements(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
             return counted
 
         monkeypatch.setattr(client, name, wrap())
+    # The statements sent straight to asyncpg (db.pool.fetch_rows: the bounded client's and
+    # its transaction wrapper's execute_query without Tortoise's wrapping); its fallback is
+    # execute_query itself, counted above.
+    for name in _DIRECT:
+        def wrap_direct(original=getattr(pool, name)):
+            async def counted(db, query, *args, **kwargs):
+                seen.append(str(query))
+                return await original(db, query, *args, **kwargs)
+
+            return counted
+
+        monkeypatch.setattr(pool, name, wrap_direct())
     try:
         yield seen
     finally:
