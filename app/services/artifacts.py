@@ -135,8 +135,10 @@ _PG_COLUMNS = (
     ("created_at", "timestamptz"), ("updated_at", "timestamptz"),
 )
 _PG_EVENT_FROM_BUILD = {"project_id": 'b."project_id"'}  # the others are parameters
-_ID_POSITION = 0
-assert _PG_COLUMNS[_ID_POSITION][0] == "id"
+_ID_POSITION, _BUILD_POSITION = 0, 1
+assert (_PG_COLUMNS[_ID_POSITION][0], _PG_COLUMNS[_BUILD_POSITION][0]) == ("id", "build_id")
+_EVENT_FROM_BUILD_POSITION = EVENT_COLUMNS.index("project_id")
+assert tuple(_PG_EVENT_FROM_BUILD) == ("project_id",)
 
 
 def _pg_register_sql() -> str:
@@ -250,7 +252,7 @@ def _artifact_row(build_uuid: uuid.UUID, command: RegisterArtifact) -> tuple[dic
     row.update(plan.fixed)
     for column, factory in plan.factories:
         row[column] = factory()
-    values = [row.get(c) for c in plan.columns]  # auto_now columns: placed below
+    values = list(map(row.get, plan.columns))  # auto_now columns: placed below
     for column, position, _ in plan.auto_now:  # each its own now, as in to_db_value
         # `localtime()` is already in the configured zone, so the field's `to_python_value`
         # (astimezone to that zone) would hand back this very object.
@@ -266,12 +268,15 @@ async def _register_on_postgres(
     actor.require("read")  # what get_build checks on the other path (write implies it anyway)
     build_uuid = parse_uuid(build_id, "build")
     row, values = _artifact_row(build_uuid, command)
-    event = event_fields(  # target_id: the id's text, already made for its column
+    # target_id and build_id: the texts already made for the artifact's id and build_id
+    # columns (the event's UUIDField sends a text as is: `value and str(value)`).
+    event = event_fields(
         actor, "artifact.registered", target_type="artifact", target_id=values[_ID_POSITION],
-        project_id=None, build_id=build_uuid, data=_registered_data(row),
+        project_id=None, build_id=values[_BUILD_POSITION], data=_registered_data(row),
     )
     _, event_row = event_db_values(event)
-    values += [v for c, v in zip(EVENT_COLUMNS, event_row) if c not in _PG_EVENT_FROM_BUILD]
+    values += event_row[:_EVENT_FROM_BUILD_POSITION]  # all but project_id (the build's)
+    values += event_row[_EVENT_FROM_BUILD_POSITION + 1:]
     try:  # on `db`: the open transaction's connection if there is one, else the pool; what
         # `db.execute_query` sends and raises, without Tortoise's wrapping (db.pool.fetch_rows)
         rows = await db_pool.fetch_rows(db, _PG_REGISTER, values)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import functools
+import math
 import uuid
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Required, TypedDict, TypeVar
 
 from tortoise import timezone as tz
 from tortoise.exceptions import IntegrityError
+from tortoise.fields import Field
+from tortoise.validators import MaxLengthValidator
 from tortoise.models import Model
 
 from app.services.actor import Actor
@@ -64,7 +68,8 @@ def event_fields(actor: Actor, action: str, **what: Unpack[EventWhat]) -> dict[s
     """The fields of a change's event row (all but id and created_at): the one definition that
     `record_event` on both databases and the statements that write their event row themselves
     (register artifact) use."""
-    if unknown := what.keys() - _EVENT_WHAT:  # as an explicit signature would refuse them
+    if not _EVENT_WHAT.issuperset(what):  # as an explicit signature would refuse them
+        unknown = what.keys() - _EVENT_WHAT
         raise TypeError(f"event_fields() got unexpected keyword arguments {sorted(unknown)}")
     return {"actor": actor.name, "action": action, "target_type": what["target_type"],
             "target_id": str(what["target_id"]), "project_id": what.get("project_id"),
@@ -96,11 +101,43 @@ def event_db_values(fields: dict[str, Any]) -> tuple[datetime, list[Any]]:
     field's own `to_db_value` (its validators, UUID as text, data as the JSONField's JSON)."""
     now = tz.localtime()
     values = [now]
-    for column in EVENT_COLUMNS[1:]:
-        values.append(_EVENT_FIELDS[column].to_db_value(fields[column], Event))
+    append = values.append
+    for column, limit, null, to_db_value in _event_plan():
+        value = fields[column]
+        # A text column whose conversion is proven the identity (`_plain_text_limit`): an
+        # exact str within its length, or None where the column allows it, is sent as is.
+        if limit is not None and (
+                (type(value) is str and len(value) <= limit) or (value is None and null)):
+            append(value)
+        else:
+            append(to_db_value(value, Event))
     # Already in the configured zone: the field's `to_python_value` (astimezone to that zone)
     # would hand back this very object.
     return now, values
+
+
+@functools.cache  # at first use, after Tortoise.init has finished the fields
+def _event_plan() -> tuple[tuple[str, int | float | None, bool, Any], ...]:
+    """Per event column but created_at: (column, `_plain_text_limit`, null, to_db_value)."""
+    return tuple((c, _plain_text_limit(_EVENT_FIELDS[c]), _EVENT_FIELDS[c].null,
+                  _EVENT_FIELDS[c].to_db_value) for c in EVENT_COLUMNS[1:])
+
+
+def _plain_text_limit(field: Field) -> int | float | None:
+    """The longest str a text field sends unchanged, or None when that is not proven: its
+    `to_db_value` and `validate` are Field's own (convert a non-`field_type` value, then run
+    each validator, skipping them for None on a nullable field), its `field_type` is str and
+    its validators are only MaxLengthValidators (which refuse None and longer values). For
+    such a field, `to_db_value(v)` is `v` for an exact str of at most that length (nothing to
+    convert, every validator passes) and for None when the field is nullable (validators
+    skipped); any other value goes through `to_db_value` itself (its conversion, its
+    ValidationError)."""
+    kind = type(field)
+    if (kind.to_db_value is not Field.to_db_value or kind.validate is not Field.validate
+            or field.field_type is not str
+            or any(type(v) is not MaxLengthValidator for v in field.validators)):
+        return None
+    return min((v.max_length for v in field.validators), default=math.inf)
 
 
 def saved_instance(model: type[M], values: dict[str, Any]) -> M:
@@ -111,7 +148,10 @@ def saved_instance(model: type[M], values: dict[str, Any]) -> M:
     `_init_from_db` and `construct`, it writes the instance dict directly (Model.__setattr__
     only validates relation objects and pops async defaults: neither applies here)."""
     instance = model.__new__(model)
-    instance.__dict__.update(_SAVED_STATE, _await_when_save={}, **values)
+    state = instance.__dict__  # the same entries, in the same order, without a kwargs copy
+    state.update(_SAVED_STATE)
+    state["_await_when_save"] = {}
+    state.update(values)
     return instance
 
 
