@@ -72,7 +72,10 @@ from graphql import (
 )
 from graphql.execution.collect_fields import FieldDetailsList, collect_fields
 from graphql.execution.execute import UNEXPECTED_MULTIPLE_PAYLOADS
-from graphql.execution.values import VariableValues
+from graphql.execution.values import VariableValues, coerce_argument
+from graphql.language import VariableNode
+from graphql.type import is_required_argument
+from graphql.utilities.coerce_input_value import coerce_default_value
 from graphql.execution.middleware import MiddlewareManager
 from graphql.language import BREAK, FragmentSpreadNode, Visitor, visit
 from graphql.pyutils import Path
@@ -306,24 +309,87 @@ class PlainListExecutor(StrawberryGraphQLCoreExecutionContext):
 
     def _execute_root_field(
         self, root_type: GraphQLObjectType, response_name: str,
-        field_details_list: FieldDetailsList,
+        field_details_list: FieldDetailsList, plan: _RootPlan,
     ) -> Any:
-        """`execute_operation` with `execute_fields_serially` over one field."""
+        """`execute_operation` with `execute_fields_serially` over one field, the field run
+        as graphql-core's `execute_field` runs it (see `_execute_planned_field`)."""
         try:
             path = Path(None, response_name, root_type.name)
-            result = self.execute_field(root_type, self.root_value, field_details_list, path,
-                                        None)
-            if self.is_awaitable(result):
-                return self._await_root_field(response_name, result)
+            result = self._execute_planned_field(root_type, field_details_list, path, plan)
+            if result.__class__ is _Pending:
+                return self._await_root_field(response_name, field_details_list, path, plan,
+                                              *result)
             data = {} if result is Undefined else {response_name: result}
         except GraphQLError as error:
             self.collected_errors.add(error, None)
             return _single_response(self.finish(self.build_response(None)))
         return _single_response(self.finish(self.build_response(data)))
 
-    async def _await_root_field(self, response_name: str, result: Any) -> Any:
+    def _execute_planned_field(
+        self, parent_type: GraphQLObjectType, field_details_list: FieldDetailsList,
+        path: Path, plan: _RootPlan,
+    ) -> Any:
+        """graphql-core 3.3.2's `Executor.execute_field` for the planned root field, with what
+        does not depend on the request taken from the plan: the field definition (what
+        `schema.get_field` answers for a field of the root type) and the arguments
+        (`_RootPlan.arguments`: the coerced variables as `coerce_argument` takes them, and
+        `coerce_argument` itself for anything else). An awaitable result is handed back as
+        a `_Pending` (value, info): `_await_root_field` then does what graphql-core's
+        `complete_awaitable_value` would, without its coroutine. Any other result completes
+        exactly as in `execute_field`. tests/graphql/test_h8_root_plan.py pins the source of
+        the graphql-core functions this follows."""
+        field_def = plan.field_def
+        return_type = field_def.type
+        resolve_fn = field_def.resolve or self.field_resolver
+        if self.middleware_manager:
+            resolve_fn = self.middleware_manager.get_field_resolver(resolve_fn)
+        info = self.build_resolve_info(field_def, [plan.node], parent_type, path)
         try:
-            value = await result
+            args = plan.arguments(self.variable_values, self.hide_suggestions)
+            result = resolve_fn(self.root_value, info, **args)
+            if self.is_awaitable(result):
+                return _Pending((result, info))
+            completed = self.complete_value(
+                return_type, field_details_list, info, path, result, None)
+            if self.is_awaitable(completed):
+
+                async def await_completed(
+                    executor: Any, completed: Any, return_type: Any,
+                    field_details_list: FieldDetailsList, path: Path,
+                ) -> Any:
+                    try:
+                        return await completed
+                    except Exception as raw_error:
+                        executor.handle_field_error(
+                            raw_error, return_type, field_details_list, path)
+                        return None
+
+                return _Pending((await_completed(
+                    self, completed, return_type, field_details_list, path), None))
+        except Exception as raw_error:
+            self.handle_field_error(raw_error, return_type, field_details_list, path)
+            return None
+        return completed
+
+    async def _await_root_field(
+        self, response_name: str, field_details_list: FieldDetailsList, path: Path,
+        plan: _RootPlan, result: Any, info: GraphQLResolveInfo | None,
+    ) -> Any:
+        try:
+            if info is None:  # execute_field's own await_completed: awaited as it is
+                value = await result
+            else:
+                # graphql-core's `complete_awaitable_value`, inline.
+                return_type = plan.field_def.type
+                try:
+                    resolved = await self.with_abort_signal(result)
+                    completed = plan.complete(self, field_details_list, info, path, resolved)
+                    if self.is_awaitable(completed):
+                        completed = await completed
+                except Exception as raw_error:
+                    self.handle_field_error(raw_error, return_type, field_details_list, path)
+                    completed = None
+                value = completed
         except GraphQLError as error:
             self.collected_errors.add(error, None)
             return _single_response(self.build_response(None))
@@ -637,8 +703,8 @@ class PlainListExecutor(StrawberryGraphQLCoreExecutionContext):
 
 def _root_field(
     schema: Any, prepared: Any
-) -> tuple[GraphQLObjectType, str, FieldDetailsList] | None:
-    """(root type, response name, field details) of an operation that
+) -> tuple[GraphQLObjectType, str, FieldDetailsList, _RootPlan] | None:
+    """(root type, response name, field details, plan) of an operation that
     `PlainListExecutor.execute_root_field` runs, else None: a mutation without directives
     whose selection is one field of the Mutation type, without directives either, in a schema
     where graphql-core's `execute` runs at all (no @defer/@stream: it raises otherwise)."""
@@ -665,7 +731,131 @@ def _root_field(
             or field_details_list[0].defer_usage is not None
             or field_details_list[0].fragment_variable_values is not None):
         return None
-    return root_type, response_name, field_details_list
+    field_def = root_type.fields[node.name.value]
+    return root_type, response_name, field_details_list, _RootPlan(field_def, node)
+
+
+
+class _Pending(tuple):  # noqa: SLOT001
+    """An awaitable root field result and its info (None: execute_field's await_completed)."""
+
+    __slots__ = ()
+
+
+# How `_RootPlan.arguments` takes each argument of the root field.
+_FROM_VARIABLE, _DEFAULT, _ABSENT, _GENERAL = range(4)
+
+
+class _RootPlan:
+    """What running one planned root field needs that depends on the (schema, document,
+    operation) alone: the field's definition and node, how each argument is taken, and (once
+    the first request has found them) the completions of the field's value per member type.
+
+    Arguments, in the field's order, as graphql-core's `coerce_argument` takes them:
+    - a variable (`$x`): the coerced variable's value, when it is there and not a null for
+      a non-null argument (else `coerce_argument`: a default or graphql-core's error);
+    - absent and not required: its default as `coerce_default_value` gives it (memoized
+      by graphql-core, so the same object), or nothing when it has none;
+    - anything else (a literal, a required absent argument, a default that does not
+      coerce): `coerce_argument` itself, on every request.
+    """
+
+    __slots__ = ("arguments_plan", "completions", "field_def", "node")
+
+    def __init__(self, field_def: GraphQLField, node: FieldNode) -> None:
+        self.field_def = field_def
+        self.node = node
+        given = {argument.name.value: argument for argument in node.arguments or ()}
+        plan: list[tuple[int, str, str, Any, Any]] = []
+        for name, arg_def in field_def.args.items():
+            out_name = arg_def.out_name or name
+            argument = given.get(name)
+            if argument is None:
+                if is_required_argument(arg_def):
+                    plan.append((_GENERAL, name, out_name, arg_def, argument))
+                    continue
+                try:
+                    default = coerce_default_value(arg_def)
+                except Exception:  # noqa: BLE001 - graphql-core reports it, per request
+                    plan.append((_GENERAL, name, out_name, arg_def, argument))
+                    continue
+                if default is Undefined:
+                    plan.append((_ABSENT, name, out_name, arg_def, argument))
+                else:
+                    plan.append((_DEFAULT, name, out_name, arg_def, default))
+            elif isinstance(argument.value, VariableNode):
+                plan.append((_FROM_VARIABLE, argument.value.name.value, out_name,
+                             isinstance(arg_def.type, GraphQLNonNull), (name, arg_def, argument)))
+            else:
+                plan.append((_GENERAL, name, out_name, arg_def, argument))
+        self.arguments_plan = tuple(plan)
+        # id(member's Strawberry definition) -> (member, its tree plan); None when the
+        # field's value is not completed here (see `complete`); False: not looked at yet.
+        self.completions: dict[int, tuple[GraphQLObjectType, _Tree]] | None | bool = False
+
+    def arguments(self, variable_values: Any, hide_suggestions: bool) -> dict[str, Any]:
+        """`get_argument_values(field_def, node, variable_values, None, hide_suggestions)`."""
+        coerced_values: dict[str, Any] = {}
+        if not self.field_def.args:
+            return coerced_values
+        coerced = variable_values.coerced
+        for kind, name, out_name, extra, detail in self.arguments_plan:
+            if kind == _FROM_VARIABLE:
+                value = coerced.get(name, Undefined)
+                if value is not Undefined and not (value is None and extra):
+                    coerced_values[out_name] = value
+                    continue
+                arg_name, arg_def, argument = detail
+                coerce_argument(coerced_values, self.node, arg_name, arg_def, argument,
+                                variable_values, None, hide_suggestions)
+            elif kind == _DEFAULT:
+                coerced_values[out_name] = detail
+            elif kind == _GENERAL:
+                coerce_argument(coerced_values, self.node, name, extra, detail,
+                                variable_values, None, hide_suggestions)
+        return coerced_values
+
+    def complete(self, executor: PlainListExecutor, field_details_list: FieldDetailsList,
+                 info: GraphQLResolveInfo, path: Path, resolved: Any) -> Any:
+        """`executor.complete_value(field type, …, resolved)`. For a non-null union whose
+        member `complete_abstract_value` finds from the value's definition and whose
+        selection is a plain subtree in a document without directives, that member's tree
+        (what `complete_object_value` would run) straight away; anything else, and a tree
+        that gives up, the general path (which then finds the same member and tree)."""
+        completions = self.completions
+        if completions is False:
+            completions = self.completions = self._completions(executor, field_details_list)
+        if completions and resolved is not None and not isinstance(resolved, Exception):
+            definition = getattr(resolved, "__strawberry_definition__", None)
+            entry = completions.get(id(definition))
+            if (entry is not None and entry[0].extensions[_BACKREF] is definition
+                    and get_strawberry_type_cast(resolved) is None
+                    and not (executor.middleware_manager
+                             and executor.middleware_manager.middlewares)):
+                try:
+                    return _complete_tree(entry[1], resolved, info, executor.is_awaitable)
+                except _NotPlain:
+                    pass
+        return executor.complete_value(self.field_def.type, field_details_list, info, path,
+                                       resolved, None)
+
+    def _completions(
+        self, executor: PlainListExecutor, field_details_list: FieldDetailsList
+    ) -> dict[int, tuple[GraphQLObjectType, _Tree]] | None:
+        return_type = self.field_def.type
+        if (not isinstance(return_type, GraphQLNonNull)
+                or not isinstance(return_type.of_type, GraphQLUnionType)
+                or executor._document_key() is None):  # selections read the variables
+            return None
+        members = _union_members(return_type.of_type)
+        if not members:
+            return None
+        completions: dict[int, tuple[GraphQLObjectType, _Tree]] = {}
+        for definition_id, member in members.items():
+            tree = executor._tree_plan(member, field_details_list)
+            if tree is not None:
+                completions[definition_id] = (member, tree)
+        return completions
 
 
 def _single_response(result: Any) -> Any:
