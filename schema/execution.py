@@ -45,7 +45,12 @@ graphql-core's own `execute_field`, with the root's `FieldDetails` collected onc
 (document, operation); anything else (several root fields, directives, fragments at the root,
 variables that do not coerce) is graphql-core's `execute`. With no abort signal,
 `with_abort_signal` hands back the awaitable itself. tests/graphql/test_h5_root_field.py
-compares both paths.
+compares both paths. The field runs from a plan kept with the prepared operation
+(`_RootPlan`): its definition and node, its arguments taken from the coerced variables as
+graphql-core's `coerce_argument` takes them (`coerce_argument` itself for anything else),
+graphql-core's `complete_awaitable_value` inline (one coroutine less), and a non-null union's
+value completed by its member's plain-subtree function at once when the document has no
+directive (anything else: the general completion). tests/graphql/test_h8_root_plan.py.
 """
 
 from __future__ import annotations
