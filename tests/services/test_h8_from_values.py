@@ -16,7 +16,7 @@ import pydantic
 import pytest
 from pydantic import BaseModel, TypeAdapter
 
-from app.services import commands
+from app.services import command_builder, commands
 from app.services.commands import Command, RegisterArtifact
 
 
@@ -98,7 +98,7 @@ def _same(cls: type[Command], data: dict[str, Any]) -> bool:
 
 
 def _fast(cls: type[Command]) -> Any:
-    function = commands._from_values(cls)
+    function = command_builder.from_values_builder(cls)
     if not hasattr(function, "__globals__") or "validate" not in function.__globals__:
         pytest.skip(f"{cls.__name__} is always validated")
     return function
@@ -124,16 +124,16 @@ def test_every_field_alone(cls: type[Command]) -> None:
     base = _valid(cls)
     fast_count = 0
     assert _outcome(lambda c, d: c.model_validate(d), cls, base)[0] == "model", cls
-    if commands._plain_plan(cls) is None:
-        assert commands._from_values(cls) == cls.model_validate
+    if command_builder._plain_plan(cls) is None:
+        assert command_builder.from_values_builder(cls) == cls.model_validate
         assert cls.from_values(base) == cls.model_validate(base)
         return
     for name in cls.model_fields:
         for value in VALUES:
             fast_count += _same(cls, {**base, name: value})
     # The fast path is taken unless a required field is one it does not read (a pattern…).
-    unread = [name for name, default, _, condition, _ in commands._plain_plan(cls)
-              if default is commands._REQUIRED and condition is None]
+    unread = [name for name, default, _, condition, _ in command_builder._plain_plan(cls)
+              if default is command_builder._REQUIRED and condition is None]
     assert (fast_count > 0) == (not unread), (cls, unread)
     # Missing required fields, an unknown field, an empty input.
     _same(cls, {})
@@ -145,7 +145,7 @@ def test_every_field_alone(cls: type[Command]) -> None:
 
 @pytest.mark.parametrize("cls", COMMANDS, ids=lambda c: c.__name__)
 def test_random_combinations(cls: type[Command]) -> None:
-    if commands._plain_plan(cls) is None:
+    if command_builder._plain_plan(cls) is None:
         pytest.skip(f"{cls.__name__} is always validated")
     rnd = random.Random(cls.__name__)
     names = list(cls.model_fields)
