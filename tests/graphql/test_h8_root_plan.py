@@ -1,4 +1,4 @@
-"""The root field's plan (`schema/execution.py` `_RootPlan`): a one-root-field mutation's
+"""The root field's plan (`schema/root_field.py` `_RootPlan`): a one-root-field mutation's
 arguments, its value's completion and graphql-core's `complete_awaitable_value` inline.
 
 - `_RootPlan.arguments` against graphql-core's `get_argument_values` on every kind of argument
@@ -230,4 +230,4 @@ DIGESTS = {
 @pytest.mark.parametrize("name", sorted(PINNED))
 def test_the_followed_graphql_core_functions_are_unchanged(name: str) -> None:
     assert _digest(PINNED[name]) == DIGESTS[name], (
-        f"graphql-core's {name} changed: read schema/execution.py's root plan again")
+        f"graphql-core's {name} changed: read schema/root_field.py's plan again")
