@@ -365,7 +365,7 @@ class _PooledConnection(PoolConnectionWrapper):
 # `acquire_connection` -> `connection.fetch`), without its five frames per call. The same
 # connection (the pool's `checkout`/`checkin` outside a transaction; the transaction's own
 # connection under its lock inside one), the same debug log line, the same `fetch` (counted by
-# `sqlcount.CountingConnection`), the same errors: the two translations below are
+# `sqlcount.CountingConnection`), the same errors: the translation below is
 # `AsyncpgDBClient._translate_exceptions` inside `_translate`, verbatim.
 # tests/services/test_h8_direct_fetch.py compares both paths (rows, errors with their causes,
 # pool state, transactions) and fails if Tortoise's execute_query or translation changes.
@@ -376,49 +376,32 @@ async def fetch_rows(db: Any, query: str, values: list) -> list:
     does not start with INSERT, UPDATE or DELETE (those go through `execute`, not `fetch`)."""
     kind = type(db)
     if kind is BoundedAsyncpgClient and db._pool is not None:
-        return await _fetch_pooled(db, query, values)
+        return await _fetch_direct(db, query, values, db._pool)
     if kind is BoundedTransactionWrapper and db._connection is not None:
-        return await _fetch_in_transaction(db, query, values)
+        return await _fetch_direct(db, query, values, None)
     return (await db.execute_query(query, values))[1]  # anything else: Tortoise's own path
 
 
-async def _fetch_pooled(db: BoundedAsyncpgClient, query: str, values: list) -> list:
+async def _fetch_direct(db: Any, query: str, values: list, pool: BoundedPool | None) -> list:
+    """On `pool` (the bounded client's: checkout, and checkin whatever happens, as
+    `_PooledConnection`), or with None on the transaction wrapper's connection under its lock
+    (as Tortoise's `ConnectionWrapper`)."""
     try:
         try:
-            pool = db._pool  # as `_PooledConnection`: checkout, and checkin whatever happens
-            connection = await pool.checkout()
+            if pool is not None:
+                connection = await pool.checkout()
+            else:
+                lock = db._lock
+                connection = db._connection
+                await lock.acquire()
             try:
                 db.log.debug("%s: %s", query, values)
                 return await connection.fetch(query, *values)
             finally:
-                await pool.checkin(connection)
-        except (asyncpg.SyntaxOrAccessError, asyncpg.exceptions.DataError) as exc:
-            raise OperationalError(exc) from exc
-        except asyncpg.IntegrityConstraintViolationError as exc:
-            raise IntegrityError(exc) from exc
-        except asyncpg.InvalidTransactionStateError as exc:
-            raise TransactionManagementError(exc) from exc
-    except DBConnectionError:
-        raise
-    except OperationalError as exc:
-        if isinstance(exc.__cause__, asyncpg.DataError):
-            raise InvalidData(str(exc.__cause__)) from exc.__cause__
-        raise
-    except _UNAVAILABLE as exc:
-        raise DatabaseUnavailable(f"{type(exc).__name__}: {exc}") from exc
-
-
-async def _fetch_in_transaction(db: BoundedTransactionWrapper, query: str, values: list) -> list:
-    try:
-        try:
-            lock = db._lock  # as Tortoise's `ConnectionWrapper`: the wrapper's lock held
-            connection = db._connection
-            await lock.acquire()
-            try:
-                db.log.debug("%s: %s", query, values)
-                return await connection.fetch(query, *values)
-            finally:
-                lock.release()
+                if pool is not None:
+                    await pool.checkin(connection)
+                else:
+                    lock.release()
         except (asyncpg.SyntaxOrAccessError, asyncpg.exceptions.DataError) as exc:
             raise OperationalError(exc) from exc
         except asyncpg.IntegrityConstraintViolationError as exc:

@@ -28,7 +28,7 @@ query($project: ID!) {
 """
 
 _METHODS = ("execute_query", "execute_query_dict", "execute_insert", "execute_many", "execute_script")
-_DIRECT = ("_fetch_pooled", "_fetch_in_transaction")
+_DIRECT = ("_fetch_direct",)
 
 
 @contextmanager

@@ -153,19 +153,19 @@ async def test_inside_a_transaction_it_answers_what_execute_query_answers(
 
 async def test_a_nested_transaction_wrapper_takes_the_direct_path(client, monkeypatch) -> None:
     seen = []
-    original = db_pool._fetch_in_transaction
+    original = db_pool._fetch_direct
 
-    async def spy(db, query, values):
-        seen.append(db)
-        return await original(db, query, values)
+    async def spy(db, query, values, pool):
+        seen.append((db, pool))
+        return await original(db, query, values, pool)
 
-    monkeypatch.setattr(db_pool, "_fetch_in_transaction", spy)
+    monkeypatch.setattr(db_pool, "_fetch_direct", spy)
     await _reset(client)
     async with client._in_transaction() as tx:
         async with tx._in_transaction() as nested:
             rows = await fetch_rows(nested, f'SELECT name FROM "{_TABLE}" WHERE id = $1', [1])
     assert [tuple(r) for r in rows] == [("one",)]
-    assert seen == [nested] and type(nested) is BoundedTransactionWrapper
+    assert seen == [(nested, None)] and type(nested) is BoundedTransactionWrapper
 
 
 # Every kind of error the two translations (Tortoise's, then db.pool._translate) tell apart,
@@ -291,12 +291,13 @@ async def test_register_artifact_sends_its_statement_on_the_direct_path(
     from tests import factories as f
 
     seen = []
-    for name in ("_fetch_pooled", "_fetch_in_transaction"):
-        def spy(db, query, values, original=getattr(db_pool, name), name=name):
-            seen.append((name, query))
-            return original(db, query, values)
+    original = db_pool._fetch_direct
 
-        monkeypatch.setattr(db_pool, name, spy)
+    def spy(db, query, values, pool):
+        seen.append(("pooled" if pool is not None else "in transaction", query))
+        return original(db, query, values, pool)
+
+    monkeypatch.setattr(db_pool, "_fetch_direct", spy)
     build = await f.build(writer, await f.project(writer))
     command = dict(state_code=10, artifact_type="ami", artifact_path="s3://b/x")
     await artifacts.register_artifact(actor=writer, build_id=str(build.id),
@@ -304,5 +305,5 @@ async def test_register_artifact_sends_its_statement_on_the_direct_path(
     async with in_transaction():
         await artifacts.register_artifact(actor=writer, build_id=str(build.id),
                                           command=RegisterArtifact(artifact_name="y", **command))
-    assert seen == [("_fetch_pooled", artifacts._PG_REGISTER),
-                    ("_fetch_in_transaction", artifacts._PG_REGISTER)]
+    assert seen == [("pooled", artifacts._PG_REGISTER),
+                    ("in transaction", artifacts._PG_REGISTER)]
