@@ -210,14 +210,26 @@ async def _keep_session(connection: asyncpg.Connection) -> None:
 async def _translate(client: Any, func: Any, *args: Any, **kwargs: Any) -> Any:
     try:
         return await AsyncpgDBClient._translate_exceptions(client, func, *args, **kwargs)
-    except DBConnectionError:
+    except _OURS as exc:
+        _raise_ours(exc)
         raise
-    except OperationalError as exc:
+
+
+_OURS = (OperationalError, *_UNAVAILABLE)  # what `_raise_ours` may replace
+
+
+def _raise_ours(exc: BaseException) -> None:
+    """Called in the `except` clause of an error Tortoise's translation let through: raises
+    what the service layer expects instead (a refused value: InvalidData; the database not
+    there now: DatabaseUnavailable), or returns for the caller to re-raise `exc` (one of ours
+    already, or another OperationalError)."""
+    if isinstance(exc, DBConnectionError):  # DatabaseUnavailable is one (and a ConnectionError)
+        return
+    if isinstance(exc, OperationalError):
         if isinstance(exc.__cause__, asyncpg.DataError):
             raise InvalidData(str(exc.__cause__)) from exc.__cause__
-        raise
-    except _UNAVAILABLE as exc:
-        raise DatabaseUnavailable(f"{type(exc).__name__}: {exc}") from exc
+        return
+    raise DatabaseUnavailable(f"{type(exc).__name__}: {exc}") from exc
 
 
 class _SafeTransactionContext(TransactionContextPooled):
@@ -408,14 +420,9 @@ async def _fetch_direct(db: Any, query: str, values: list, pool: BoundedPool | N
             raise IntegrityError(exc) from exc
         except asyncpg.InvalidTransactionStateError as exc:
             raise TransactionManagementError(exc) from exc
-    except DBConnectionError:
+    except _OURS as exc:
+        _raise_ours(exc)
         raise
-    except OperationalError as exc:
-        if isinstance(exc.__cause__, asyncpg.DataError):
-            raise InvalidData(str(exc.__cause__)) from exc.__cause__
-        raise
-    except _UNAVAILABLE as exc:
-        raise DatabaseUnavailable(f"{type(exc).__name__}: {exc}") from exc
 
 
 client_class = BoundedAsyncpgClient

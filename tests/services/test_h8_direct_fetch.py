@@ -307,3 +307,25 @@ async def test_register_artifact_sends_its_statement_on_the_direct_path(
                                           command=RegisterArtifact(artifact_name="y", **command))
     assert seen == [("pooled", artifacts._PG_REGISTER),
                     ("in transaction", artifacts._PG_REGISTER)]
+
+
+@pytest.mark.parametrize("path", [_general, fetch_rows], ids=["execute_query", "fetch_rows"])
+async def test_what_the_service_layer_expects_from_both_paths(client, path) -> None:
+    """Not only the same on both paths: the refusals the service layer maps (the caller's data:
+    InvalidData, a 422/VALIDATION; the database not there now: DatabaseUnavailable, a 503)
+    come out as those, caused by the driver's error (what app/rest/errors.py and
+    schema/limits.py read)."""
+    await _reset(client)
+    for query, values in [CASES[8], CASES[10], CASES[11]]:
+        with pytest.raises(db_pool.InvalidData) as refused:
+            await path(client, query, values)
+        assert isinstance(refused.value.__cause__, asyncpg.DataError)
+        assert refused.value.__suppress_context__
+        assert str(refused.value) == str(refused.value.__cause__)
+    with pytest.raises(db_pool.DatabaseUnavailable) as unavailable:
+        await path(client, *CASES[-1])
+    assert isinstance(unavailable.value.__cause__, asyncpg.QueryCanceledError)
+    assert str(unavailable.value).startswith("QueryCanceledError: ")
+    with pytest.raises(db_pool.OperationalError) as syntax:  # the statement's own fault: as is
+        await path(client, "SELEC $1", [1])
+    assert not isinstance(syntax.value, (db_pool.InvalidData, db_pool.DatabaseUnavailable))
