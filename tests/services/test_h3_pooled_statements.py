@@ -15,11 +15,10 @@ from typing import Any
 import asyncpg
 import pytest
 from tortoise.backends.base.client import PoolConnectionWrapper
-from tortoise.backends.base.config_generator import expand_db_url
 
-from db.config import normalize_url
 from db.pool import BoundedAsyncpgClient
 from tests.conftest import BACKEND
+from tests.services.scratch import bounded_client, scratch_table
 
 pytestmark = pytest.mark.skipif(BACKEND != "postgres", reason="the bounded client is PostgreSQL's")
 
@@ -28,19 +27,8 @@ _TABLE = "h3_pooled"
 
 @pytest.fixture
 async def client(database) -> AsyncIterator[BoundedAsyncpgClient]:
-    credentials = {**expand_db_url(normalize_url(database.database_url))["credentials"],
-                   "minsize": 1, "maxsize": 1}
-    db = BoundedAsyncpgClient(connection_name="h3", **credentials, acquire_timeout=3,
-                              statement_timeout=5, lock_timeout=2)
-    await db.create_connection(with_db=True)
-    await db.execute_script(
-        f'DROP TABLE IF EXISTS "{_TABLE}"; CREATE TABLE "{_TABLE}" (id int PRIMARY KEY,'
-        f' name text NOT NULL, n smallint, ref int REFERENCES "{_TABLE}" (id))')
-    try:
+    async with scratch_table(bounded_client(database, "h3"), _TABLE) as db:
         yield db
-    finally:
-        await db.execute_script(f'DROP TABLE IF EXISTS "{_TABLE}"')
-        await db.close()
 
 
 def _general(client: BoundedAsyncpgClient, method: str) -> Any:

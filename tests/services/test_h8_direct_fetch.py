@@ -17,13 +17,12 @@ from typing import Any
 
 import asyncpg
 import pytest
-from tortoise.backends.base.config_generator import expand_db_url
 
 from db import pool as db_pool
-from db.config import normalize_url
 from db.pool import BoundedAsyncpgClient, BoundedTransactionWrapper, fetch_rows
 from db.sqlcount import CountingConnection
 from tests.conftest import BACKEND
+from tests.services.scratch import bounded_client, scratch_table
 
 pytestmark = pytest.mark.skipif(BACKEND != "postgres", reason="the bounded client is PostgreSQL's")
 
@@ -31,25 +30,13 @@ _TABLE = "h8_direct"
 
 
 def _new_client(database, **extra: Any) -> BoundedAsyncpgClient:
-    credentials = {**expand_db_url(normalize_url(database.database_url))["credentials"],
-                   "minsize": 1, "maxsize": 1}
-    return BoundedAsyncpgClient(connection_name="h8", **credentials,
-                                **({"acquire_timeout": 3, "statement_timeout": 5,
-                                    "lock_timeout": 2} | extra))
+    return bounded_client(database, "h8", **extra)
 
 
 @pytest.fixture
 async def client(database) -> AsyncIterator[BoundedAsyncpgClient]:
-    db = _new_client(database)
-    await db.create_connection(with_db=True)
-    await db.execute_script(
-        f'DROP TABLE IF EXISTS "{_TABLE}"; CREATE TABLE "{_TABLE}" (id int PRIMARY KEY,'
-        f' name text NOT NULL, n smallint, ref int REFERENCES "{_TABLE}" (id))')
-    try:
+    async with scratch_table(_new_client(database), _TABLE) as db:
         yield db
-    finally:
-        await db.execute_script(f'DROP TABLE IF EXISTS "{_TABLE}"')
-        await db.close()
 
 
 async def _general(db: Any, query: str, values: list) -> list:
